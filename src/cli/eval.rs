@@ -1,0 +1,79 @@
+//! `vaelens eval`: score a model's anomaly maps (or a folder of maps) on a test set.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use vaelens::data::Category;
+use vaelens::eval::{Report, load_maps_dir, score_test_set};
+use vaelens::explain::{DEFAULT_METHOD, anomaly_methods};
+
+use super::{BackendArg, ModelSource, progress};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// One MVTec AD category (its test/ and ground_truth/ are used).
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub model: ModelSource,
+    /// Score maps made by any tool instead of a model: MAPS_DIR/<defect>/<stem>.tiff.
+    #[arg(long, conflicts_with_all = ["run", "weights", "config"])]
+    pub maps: Option<PathBuf>,
+    /// The JSON report to write; curves go beside it as CSV.
+    #[arg(long)]
+    pub report: PathBuf,
+    /// Encoder stage for the attention methods (default: the last).
+    #[arg(long)]
+    pub layer: Option<usize>,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let category = Category::discover(&args.data_dir)?;
+    let (report, ids, evaluations) = match &args.maps {
+        Some(maps_dir) => {
+            let tests = load_maps_dir(&category, maps_dir)?;
+            let ids = ["maps"];
+            let (report, evaluations) = Report::build(&tests, &ids, category.notes.clone(), None)?;
+            (report, vec!["maps".to_string()], evaluations)
+        }
+        None => {
+            let checkpoint = args.model.load()?;
+            let backend = args.backend.open()?;
+            let explainer = checkpoint.explainer(&backend.device)?;
+            let stage = super::stage_arg(args.layer, &explainer)?;
+            let methods = anomaly_methods();
+            let bar = progress::bar(category.test.len() as u64, "scoring");
+            let (tests, mut notes) = score_test_set(
+                &explainer,
+                &category,
+                &methods,
+                stage,
+                &mut |done, _| bar.set_position(done as u64),
+                None,
+            )?;
+            bar.finish_and_clear();
+            notes.splice(0..0, category.notes.iter().cloned());
+            if checkpoint.stats.is_none() {
+                notes.push(
+                    "no normal statistics in these weights: gradcam-diff used the N(0, I) prior"
+                        .into(),
+                );
+            }
+            let ids: Vec<&str> = methods.iter().map(|m| m.id()).collect();
+            debug_assert_eq!(ids[0], DEFAULT_METHOD);
+            let (report, evaluations) = Report::build(&tests, &ids, notes, Some(stage))?;
+            (report, ids.iter().map(|s| s.to_string()).collect(), evaluations)
+        }
+    };
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let curves = report.write(&args.report, &id_refs, &evaluations)?;
+    print!("{}", report.table());
+    eprintln!(
+        "wrote {} and {} curve file(s)",
+        args.report.display(),
+        curves.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `vaelens export`: overlay PNGs for a whole test set.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use vaelens::data::Category;
+use vaelens::eval::{Report, score_test_set};
+use vaelens::explain::{DEFAULT_METHOD, anomaly_method};
+use vaelens::export::export_overlays;
+use vaelens::render::OverlayOptions;
+
+use super::{BackendArg, progress};
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A run directory written by `vaelens train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// One MVTec AD category.
+    pub data_dir: PathBuf,
+    /// Output directory: <OUT>/<defect>/<stem>.png.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = DEFAULT_METHOD, value_parser = super::method_parser())]
+    pub method: String,
+    /// Map value at or above which a pixel is predicted anomalous (default: the F1-max
+    /// threshold on this test set, when it has ground truth).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Encoder stage for the attention methods (default: the last).
+    #[arg(long)]
+    pub layer: Option<usize>,
+    /// Replace overlays that already exist.
+    #[arg(long)]
+    pub overwrite: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let category = Category::discover(&args.data_dir)?;
+    let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&args.run)?;
+    let backend = args.backend.open()?;
+    let explainer = checkpoint.explainer(&backend.device)?;
+    let stage = super::stage_arg(args.layer, &explainer)?;
+    let method = anomaly_method(&args.method).expect("clap checked the name");
+    let bar = progress::bar(category.test.len() as u64, "scoring");
+    let (tests, notes) = score_test_set(
+        &explainer,
+        &category,
+        std::slice::from_ref(&method),
+        stage,
+        &mut |done, _| bar.set_position(done as u64),
+        None,
+    )?;
+    bar.finish_and_clear();
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    let threshold = match args.threshold {
+        Some(t) => Some(t),
+        None => {
+            let (report, _) = Report::build(&tests, &[method.id()], Vec::new(), None)?;
+            report.overall.f1_threshold.map(|t| t as f32)
+        }
+    };
+    match threshold {
+        Some(t) => eprintln!("threshold: {t}"),
+        None => eprintln!("no threshold (no ground truth): overlays show the heat map only"),
+    }
+    let options = OverlayOptions {
+        threshold,
+        ..OverlayOptions::default()
+    };
+    let bar = progress::bar(tests.len() as u64, "exporting");
+    let written = export_overlays(
+        &tests,
+        0,
+        &options,
+        &args.out,
+        args.overwrite,
+        &mut |done, _| bar.set_position(done as u64),
+    )
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    eprintln!("wrote {} overlay(s) to {}", written.len(), args.out.display());
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Subcommands and their arguments.
+
+mod eval;
+mod explain;
+mod export;
+mod progress;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use vaelens::backend::{self, Backend, BackendChoice};
+
+#[derive(Parser, Debug)]
+#[command(name = "vaelens", version, about = "Train VAEs and see why they encode what they encode")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a VAE on a folder: one MVTec AD category or a plain folder of images.
+    Train(train::TrainArgs),
+    /// Write per-dimension attention maps, the overall map and an anomaly map for images.
+    Explain(explain::ExplainArgs),
+    /// Score anomaly maps against the ground truth of a test set and write a report.
+    Eval(eval::EvalArgs),
+    /// Write overlay PNGs (heat map, predicted mask, ground-truth contour) for a whole test set.
+    Export(export::ExportArgs),
+}
+
+/// `--backend`, shared by every command that computes.
+#[derive(Args, Debug, Clone)]
+pub struct BackendArg {
+    /// Compute device: wgpu GPU when one exists (auto), wgpu forced, or the CPU.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+impl BackendArg {
+    fn open(&self) -> anyhow::Result<Backend> {
+        let backend = backend::select(self.backend)?;
+        eprintln!("backend: {}", backend.description);
+        Ok(backend)
+    }
+}
+
+/// Where a model comes from: a vaelens run, or PyTorch weights with their config.
+#[derive(Args, Debug, Clone)]
+pub struct ModelSource {
+    /// A run directory written by `vaelens train`.
+    #[arg(long, conflicts_with_all = ["weights", "config"])]
+    pub run: Option<PathBuf>,
+    /// PyTorch weights (safetensors, SPEC §7 names); needs --config.
+    #[arg(long, requires = "config")]
+    pub weights: Option<PathBuf>,
+    /// Architecture config (JSON: input_size, channels, stages, hidden, latent_dim).
+    #[arg(long, requires = "weights")]
+    pub config: Option<PathBuf>,
+}
+
+impl ModelSource {
+    fn load(&self) -> anyhow::Result<vaelens::checkpoint::Checkpoint> {
+        use vaelens::checkpoint::Checkpoint;
+        match (&self.run, &self.weights, &self.config) {
+            (Some(run), _, _) => Ok(Checkpoint::load_run(run)?),
+            (None, Some(weights), Some(config)) => Ok(Checkpoint::load_pytorch(weights, config)?),
+            _ => anyhow::bail!("say which model to use: --run RUN_DIR, or --weights W --config C"),
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Train(args)) => train::run(args),
+        Some(Command::Explain(args)) => explain::run(args),
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Export(args)) => export::run(args),
+        None => anyhow::bail!(
+            "the explorer window is not built yet; use a subcommand (see `vaelens --help`)"
+        ),
+    }
+}
+
+/// Accepts the ids of the registered anomaly methods.
+fn method_parser() -> clap::builder::PossibleValuesParser {
+    let ids: Vec<&'static str> = vaelens::explain::anomaly_methods()
+        .iter()
+        .map(|m| m.id())
+        .collect();
+    clap::builder::PossibleValuesParser::new(ids)
+}
+
+/// The encoder stage to explain: `--layer`, checked, or the last stage.
+fn stage_arg(
+    layer: Option<usize>,
+    explainer: &vaelens::explain::Explainer,
+) -> anyhow::Result<usize> {
+    let stages = explainer.config.stages.len();
+    match layer {
+        None => Ok(explainer.default_stage()),
+        Some(k) if k < stages => Ok(k),
+        Some(k) => anyhow::bail!("--layer {k}: the model has {stages} encoder stages (0..{})", stages - 1),
+    }
+}
+
+/// The file name of `path` without its extension, for output names.
+fn stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}

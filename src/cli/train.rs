@@ -1,0 +1,198 @@
+//! `vaelens train`: load a folder, train with a progress bar, write the run directory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::Args;
+
+use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
+use vaelens::data::{Category, TrainSet, detect_channels};
+use vaelens::model::{ReconLoss, VaeConfig};
+use vaelens::train::{TrainConfig, TrainEvent, TrainJob, TrainOutcome, train};
+
+use super::{BackendArg, progress};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// One MVTec AD category (train/good is used) or a plain folder of images.
+    pub data_dir: PathBuf,
+    /// Run directory for checkpoints (model.safetensors, config.json).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
+    pub epochs: usize,
+    /// Latent dimensions D.
+    #[arg(long, default_value_t = 16)]
+    pub latent: usize,
+    /// Model input size in pixels (images are resized to it); a multiple of 16.
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Weight of the KL term.
+    #[arg(long, default_value_t = TrainConfig::default().beta)]
+    pub beta: f64,
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
+    pub lr: f64,
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
+    pub batch: usize,
+    #[arg(long, value_enum, default_value_t = TrainConfig::default().recon)]
+    pub recon: ReconLoss,
+    /// Epochs over which the KL weight ramps up from 0 to beta.
+    #[arg(long, default_value_t = TrainConfig::default().kl_warmup_epochs)]
+    pub kl_warmup: usize,
+    /// Nats of KL per dimension that cost nothing (0: off).
+    #[arg(long, default_value_t = TrainConfig::default().free_bits)]
+    pub free_bits: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Continue the run in --out from its last checkpoint up to --epochs.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub backend: BackendArg,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let category = Category::discover(&args.data_dir)?;
+    for note in &category.notes {
+        eprintln!("note: {note}");
+    }
+    let resume = if args.resume {
+        Some(Checkpoint::load_run(&args.out).context("--resume needs an existing run in --out")?)
+    } else {
+        if args.out.join(MODEL_FILE).exists() {
+            anyhow::bail!(
+                "{} already holds a run; pass --resume to continue it, or choose another --out",
+                args.out.display()
+            );
+        }
+        None
+    };
+    let model = match &resume {
+        Some(checkpoint) => checkpoint.config.clone(),
+        None => {
+            let config =
+                VaeConfig::default_for(detect_channels(&category.train), args.size, args.latent);
+            config.validate()?;
+            config
+        }
+    };
+    let loading = progress::bar(category.train.len() as u64, "loading");
+    let data = TrainSet::load(
+        &category.train,
+        model.channels,
+        model.input_size as u32,
+        &mut |done, _| loading.set_position(done as u64),
+    )?;
+    loading.finish_and_clear();
+    for skipped in &data.skipped {
+        eprintln!("warning: skipped {}: {}", skipped.path.display(), skipped.reason);
+    }
+    eprintln!(
+        "training on {} images ({} skipped), {} channel(s) at {} px, D = {}",
+        data.n,
+        data.skipped.len(),
+        model.channels,
+        model.input_size,
+        model.latent_dim
+    );
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch,
+        lr: args.lr,
+        beta: args.beta,
+        recon: args.recon,
+        kl_warmup_epochs: args.kl_warmup,
+        free_bits: args.free_bits,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let backend = args.backend.open()?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let on_interrupt = cancel.clone();
+    // A second Ctrl-C is not caught: the first asks for a clean stop with a checkpoint.
+    let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let job = TrainJob {
+        data: &data,
+        model,
+        config,
+        run_dir: args.out.clone(),
+        backend,
+        resume,
+        data_dir: Some(args.data_dir.clone()),
+    };
+    let outcome = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || train(job, &sender, &cancel));
+        report_progress(receiver);
+        worker.join().expect("the training thread does not panic")
+    })?;
+    match outcome {
+        TrainOutcome::Finished(_) => eprintln!("done: {}", args.out.display()),
+        TrainOutcome::Cancelled(_) => eprintln!("stopped; checkpoint kept in {}", args.out.display()),
+    }
+    Ok(())
+}
+
+/// Draws the bar until the training thread hangs up, and logs each epoch.
+fn report_progress(events: crossbeam_channel::Receiver<TrainEvent>) {
+    let mut bar = None;
+    for event in events {
+        match event {
+            TrainEvent::Started {
+                steps_per_epoch,
+                first_epoch,
+                epochs,
+                backend,
+                ..
+            } => {
+                let b = progress::bar((steps_per_epoch * epochs) as u64, "training");
+                b.set_position((steps_per_epoch * first_epoch) as u64);
+                say(&b, format!("on {backend}"));
+                bar = Some(b);
+            }
+            TrainEvent::Step {
+                step, epoch, loss, ..
+            } => {
+                if let Some(b) = &bar {
+                    b.set_position(step as u64);
+                    b.set_message(format!(
+                        "epoch {epoch} loss {:.1} (recon {:.1}, KL {:.2})",
+                        loss.total, loss.recon, loss.kl
+                    ));
+                }
+            }
+            TrainEvent::Epoch(summary) => {
+                let line = format!(
+                    "epoch {:>3}: loss {:.2}  recon {:.2}  KL {:.3} nats  active units {}/{}  {:.1}s",
+                    summary.epoch,
+                    summary.total,
+                    summary.recon,
+                    summary.kl,
+                    summary.active_units,
+                    summary.kl_per_dim.len(),
+                    summary.seconds
+                );
+                match &bar {
+                    Some(b) => say(b, line),
+                    None => eprintln!("{line}"),
+                }
+            }
+            TrainEvent::Checkpoint(_) => {}
+            TrainEvent::Warning(text) => eprintln!("warning: {text}"),
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+}
+
+/// A line above the bar, or on stderr when the bar is hidden (not a terminal).
+fn say(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}

@@ -1,0 +1,110 @@
+//! Anomaly maps of every test image, at the image's own resolution, for several methods at once.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::EvalError;
+use crate::data::{Category, TestImage, load_image, load_mask, to_model_input};
+use crate::explain::{AnomalyMethod, Explainer};
+use crate::map::resize_bilinear;
+
+/// One method's map of one image (row-major, the image's own size) and its image score.
+#[derive(Clone, Debug)]
+pub struct MethodScores {
+    pub scores: Vec<f32>,
+    pub image_score: f64,
+}
+
+/// A test image with its ground truth and one map per method.
+#[derive(Clone, Debug)]
+pub struct ScoredTest {
+    pub path: PathBuf,
+    pub defect: String,
+    pub width: u32,
+    pub height: u32,
+    /// Ground truth; None for good images (all normal) and for defect images without a mask.
+    pub mask: Option<Vec<bool>>,
+    pub maps: Vec<MethodScores>,
+}
+
+impl ScoredTest {
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Computes every method's map for every test image of `category`. Images that fail to load are
+/// skipped and described in the returned notes.
+pub fn score_test_set(
+    explainer: &Explainer,
+    category: &Category,
+    methods: &[Box<dyn AnomalyMethod>],
+    stage: usize,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: Option<&AtomicBool>,
+) -> Result<(Vec<ScoredTest>, Vec<String>), EvalError> {
+    if category.test.is_empty() {
+        return Err(EvalError::NoTestSet(category.root.clone()));
+    }
+    let mut scored = Vec::with_capacity(category.test.len());
+    let mut notes = Vec::new();
+    for (n, test) in category.test.iter().enumerate() {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(EvalError::Cancelled);
+        }
+        match score_one(explainer, test, methods, stage) {
+            Ok(s) => scored.push(s),
+            Err(problem) => {
+                tracing::warn!("skipping test image: {problem}");
+                notes.push(format!("skipped: {problem}"));
+            }
+        }
+        progress(n + 1, category.test.len());
+    }
+    if scored.is_empty() {
+        return Err(EvalError::NothingLoaded(notes.first().cloned().unwrap_or_default()));
+    }
+    Ok((scored, notes))
+}
+
+fn score_one(
+    explainer: &Explainer,
+    test: &TestImage,
+    methods: &[Box<dyn AnomalyMethod>],
+    stage: usize,
+) -> Result<ScoredTest, String> {
+    let image = load_image(&test.path).map_err(|e| e.to_string())?;
+    let (width, height) = (image.width(), image.height());
+    let mask = match &test.mask {
+        Some(mask_path) if test.defect != "good" => Some(
+            load_mask(mask_path, (width, height), &test.path).map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let input = to_model_input(
+        &image,
+        explainer.config.channels,
+        explainer.config.input_size as u32,
+    );
+    let maps = methods
+        .iter()
+        .map(|method| {
+            let anomaly = method.anomaly_map(explainer, &input, stage);
+            MethodScores {
+                scores: resize_bilinear(&anomaly.map, width, height).into_raw(),
+                image_score: anomaly.image_score,
+            }
+        })
+        .collect();
+    Ok(ScoredTest {
+        path: test.path.clone(),
+        defect: test.defect.clone(),
+        width,
+        height,
+        mask,
+        maps,
+    })
+}

@@ -1,0 +1,25 @@
+//! `gradcam-mu`: the overall attention map M of SPEC §2, used as an anomaly map.
+
+use super::{AnomalyMap, AnomalyMethod, map_max};
+use crate::explain::cam::GradCam;
+use crate::explain::{AttentionTarget, Explainer};
+
+pub struct GradCamMu;
+
+impl AnomalyMethod for GradCamMu {
+    fn id(&self) -> &'static str {
+        "gradcam-mu"
+    }
+
+    fn summary(&self) -> &'static str {
+        "the paper's overall attention map: Grad-CAM of every mu_i, averaged"
+    }
+
+    fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
+        let maps = explainer.attention(image, stage, AttentionTarget::Mu, &GradCam);
+        AnomalyMap {
+            image_score: map_max(&maps.overall),
+            map: maps.overall,
+        }
+    }
+}

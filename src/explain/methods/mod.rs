@@ -1,0 +1,49 @@
+//! Anomaly-map methods (SPEC §3), one small type each behind `AnomalyMethod`; adding one touches
+//! one file and the registry in `anomaly_methods`.
+
+mod gradcam_diff;
+mod gradcam_mu;
+mod recon;
+
+pub use gradcam_diff::GradCamDiff;
+pub use gradcam_mu::GradCamMu;
+pub use recon::ReconError;
+
+use crate::map::FloatMap;
+
+use super::Explainer;
+
+/// The method `eval` reports at top level and the GUI shows first.
+pub const DEFAULT_METHOD: &str = "gradcam-diff";
+
+/// An anomaly map at the model's input size, and the image's anomaly score.
+#[derive(Clone, Debug)]
+pub struct AnomalyMap {
+    pub map: FloatMap,
+    pub image_score: f64,
+}
+
+pub trait AnomalyMethod: Send + Sync {
+    /// The name used on the command line and in reports.
+    fn id(&self) -> &'static str;
+    /// One sentence for help texts and the GUI.
+    fn summary(&self) -> &'static str;
+    /// The map of one image (CHW in [0, 1] at the model's input size), from encoder stage `stage`
+    /// where the method uses one.
+    fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap;
+}
+
+/// Every anomaly method, default first.
+pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
+    vec![Box::new(GradCamDiff), Box::new(GradCamMu), Box::new(ReconError)]
+}
+
+/// The method called `id`, if there is one.
+pub fn anomaly_method(id: &str) -> Option<Box<dyn AnomalyMethod>> {
+    anomaly_methods().into_iter().find(|m| m.id() == id)
+}
+
+/// The largest value of a map: the image score of map-based methods.
+pub(crate) fn map_max(map: &FloatMap) -> f64 {
+    map.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64
+}

@@ -1,0 +1,42 @@
+//! `recon`: the classic baseline, per-pixel squared error of decoder(mu), Gaussian-smoothed.
+
+use super::{AnomalyMap, AnomalyMethod, map_max};
+use crate::explain::Explainer;
+use crate::map::FloatMap;
+
+/// Smoothing of the error map, in pixels at the model's input size of 128 (scaled with it).
+const SIGMA_AT_128: f32 = 2.0;
+
+pub struct ReconError;
+
+impl AnomalyMethod for ReconError {
+    fn id(&self) -> &'static str {
+        "recon"
+    }
+
+    fn summary(&self) -> &'static str {
+        "reconstruction error of decoder(mu), Gaussian-smoothed: the classic baseline"
+    }
+
+    fn anomaly_map(&self, explainer: &Explainer, image: &[f32], _stage: usize) -> AnomalyMap {
+        let size = explainer.config.input_size;
+        let channels = explainer.config.channels;
+        let recon = explainer.reconstruct(image);
+        let plane = size * size;
+        let error: Vec<f32> = (0..plane)
+            .map(|p| {
+                (0..channels)
+                    .map(|c| (image[c * plane + p] - recon[c * plane + p]).powi(2))
+                    .sum::<f32>()
+                    / channels as f32
+            })
+            .collect();
+        let raw = FloatMap::from_raw(size as u32, size as u32, error).expect("size matches");
+        let sigma = SIGMA_AT_128 * size as f32 / 128.0;
+        let map = imageproc::filter::gaussian_blur_f32(&raw, sigma);
+        AnomalyMap {
+            image_score: map_max(&map),
+            map,
+        }
+    }
+}

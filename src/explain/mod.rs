@@ -1,0 +1,127 @@
+//! Why the VAE encodes what it encodes: per-dimension attention maps (SPEC §2), anomaly maps
+//! (SPEC §3), decoding of arbitrary latents and traversal grids.
+
+mod attention;
+pub mod cam;
+mod gradients;
+pub mod methods;
+mod stats;
+
+pub use attention::AttentionMaps;
+pub use gradients::{AttentionTarget, StageGradients, stage_gradients};
+pub use methods::{AnomalyMap, AnomalyMethod, DEFAULT_METHOD, anomaly_method, anomaly_methods};
+pub use stats::NormalStats;
+
+use burn::prelude::*;
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use crate::model::{Vae, VaeConfig};
+use cam::CamMethod;
+
+/// A trained model with its normal statistics, on its device: everything explanation needs.
+pub struct Explainer {
+    pub model: Vae,
+    pub config: VaeConfig,
+    pub stats: NormalStats,
+    pub device: Device,
+}
+
+impl Explainer {
+    pub fn new(model: Vae, config: VaeConfig, stats: NormalStats, device: Device) -> Self {
+        Self {
+            model,
+            config,
+            stats,
+            device,
+        }
+    }
+
+    /// The encoder stage the paper explains by default: the last one.
+    pub fn default_stage(&self) -> usize {
+        self.config.stages.len() - 1
+    }
+
+    /// One image, CHW in [0, 1] at the model's input size, as a `[1, C, S, S]` tensor.
+    pub fn input(&self, chw: &[f32]) -> Tensor<4> {
+        let s = self.config.input_size;
+        Tensor::from_data(
+            TensorData::new(chw.to_vec(), [1, self.config.channels, s, s]),
+            &self.device,
+        )
+    }
+
+    /// mu and logvar of one image.
+    pub fn encode(&self, chw: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let posterior = self.model.encoder.forward(self.input(chw));
+        (host(posterior.mu), host(posterior.logvar))
+    }
+
+    /// Decodes latents `[n * D]` to n images, each CHW at the model's input size.
+    pub fn decode(&self, latents: &[f32]) -> Vec<Vec<f32>> {
+        let d = self.config.latent_dim;
+        let n = latents.len() / d;
+        let z = Tensor::<2>::from_data(TensorData::new(latents.to_vec(), [n, d]), &self.device);
+        let images = host(self.model.decoder.forward(z).detach());
+        images
+            .chunks(images.len() / n.max(1))
+            .map(<[f32]>::to_vec)
+            .collect()
+    }
+
+    /// decoder(mu) of one image.
+    pub fn reconstruct(&self, chw: &[f32]) -> Vec<f32> {
+        host(self.model.reconstruct(self.input(chw)).detach())
+    }
+
+    /// Per-dimension attention maps of one image at encoder stage `stage`, and their overall map
+    /// (uniform mean for mu, weighted by |d_i| for the normal difference).
+    pub fn attention(
+        &self,
+        chw: &[f32],
+        stage: usize,
+        target: AttentionTarget<'_>,
+        cam: &dyn CamMethod,
+    ) -> AttentionMaps {
+        let gradients = stage_gradients(&self.model, self.input(chw), stage, target);
+        AttentionMaps::from_gradients(&gradients, cam, self.config.input_size as u32)
+    }
+
+    /// Decodes a grid: for each of `dims` (rows), mu with that dimension set to each of `values`
+    /// (columns). Returns rows * columns images, row-major.
+    pub fn traversal(&self, mu: &[f32], dims: &[usize], values: &[f32]) -> Vec<Vec<f32>> {
+        let mut latents = Vec::with_capacity(dims.len() * values.len() * mu.len());
+        for &dim in dims {
+            for &value in values {
+                let mut z = mu.to_vec();
+                z[dim] = value;
+                latents.extend(z);
+            }
+        }
+        if latents.is_empty() {
+            return Vec::new();
+        }
+        self.decode(&latents)
+    }
+}
+
+/// A CHW image in [0, 1] as an 8-bit image (gray for one channel, RGB for three).
+pub fn image_from_chw(chw: &[f32], channels: usize, size: u32) -> DynamicImage {
+    let plane = (size * size) as usize;
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    if channels == 1 {
+        let pixels = chw[..plane].iter().map(|&v| byte(v)).collect();
+        DynamicImage::ImageLuma8(GrayImage::from_raw(size, size, pixels).expect("size matches"))
+    } else {
+        let pixels = (0..plane)
+            .flat_map(|p| (0..3).map(move |c| byte(chw[c * plane + p])))
+            .collect();
+        DynamicImage::ImageRgb8(RgbImage::from_raw(size, size, pixels).expect("size matches"))
+    }
+}
+
+fn host<const N: usize>(t: Tensor<N>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .expect("float tensor converts to f32")
+}

@@ -1,0 +1,33 @@
+//! Seeded weight initialisation on the host, as PyTorch's defaults do it, so a seed gives the same
+//! network on every backend.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use super::{NamedTensor, NamedTensors, VaeConfig, expected_shapes};
+
+/// PyTorch's default init: weights and biases uniform in ±1/sqrt(fan_in), where fan_in is the
+/// number of inputs of one output unit (for a transposed conv PyTorch uses weight.size(1) * k * k).
+pub fn init_weights(config: &VaeConfig, seed: u64) -> NamedTensors {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let shapes = expected_shapes(config);
+    let mut tensors = NamedTensors::new();
+    for pair in shapes.chunks(2) {
+        let (weight_name, weight_shape) = &pair[0];
+        let (bias_name, bias_shape) = &pair[1];
+        let fan_in = if weight_name.starts_with("decoder.deconvs") {
+            weight_shape[1] * weight_shape[2] * weight_shape[3]
+        } else {
+            weight_shape[1..].iter().product()
+        };
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        let mut uniform = |shape: &Vec<usize>| NamedTensor {
+            shape: shape.clone(),
+            values: (0..shape.iter().product::<usize>())
+                .map(|_| rng.random_range(-bound..bound))
+                .collect(),
+        };
+        tensors.insert(weight_name.clone(), uniform(weight_shape));
+        tensors.insert(bias_name.clone(), uniform(bias_shape));
+    }
+    tensors
+}

@@ -1,0 +1,53 @@
+//! Training hyperparameters, with defaults that keep the latent alive on texture photos.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ReconLoss;
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    /// Weight of the KL term. With summed squared error, beta acts as the decoder's variance
+    /// (2 sigma^2): values well below 1 keep texture VAEs from collapsing.
+    pub beta: f64,
+    pub recon: ReconLoss,
+    /// The KL weight ramps linearly from 0 to beta over this many epochs.
+    pub kl_warmup_epochs: usize,
+    /// Per-dimension KL below this many nats is not penalised (0: off).
+    pub free_bits: f64,
+    /// Random horizontal flips of training images.
+    pub flip: bool,
+    pub seed: u64,
+    /// Write a checkpoint every this many epochs (and always at the end).
+    pub checkpoint_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 60,
+            batch_size: 32,
+            lr: 1e-3,
+            beta: 0.01,
+            recon: ReconLoss::Mse,
+            kl_warmup_epochs: 10,
+            free_bits: 0.0,
+            flip: true,
+            seed: 0,
+            checkpoint_every: 5,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The KL weight at a fractional epoch, warm-up included.
+    pub fn kl_weight(&self, epoch: f64) -> f64 {
+        if self.kl_warmup_epochs == 0 {
+            self.beta
+        } else {
+            self.beta * (epoch / self.kl_warmup_epochs as f64).min(1.0)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The training loop: events out, cancellable, atomic checkpoints, resume, NaN guard, and
+//! deterministic for a seed on the CPU backend.
+
+mod config;
+mod events;
+mod run;
+mod state;
+
+pub use config::TrainConfig;
+pub use events::TrainEvent;
+pub use run::{TrainError, TrainJob, TrainOutcome, train};
+pub use state::{ACTIVE_UNIT_NATS, EpochSummary, TrainState, active_units};

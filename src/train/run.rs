@@ -1,0 +1,287 @@
+//! The loop itself.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use crossbeam_channel::Sender;
+use rand::{SeedableRng, rngs::StdRng};
+use rand_distr::{Distribution, StandardNormal};
+
+use super::{EpochSummary, TrainConfig, TrainEvent, TrainState, active_units};
+use crate::backend::Backend;
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::data::TrainSet;
+use crate::explain::NormalStats;
+use crate::model::{LossTerms, ModelError, Vae, VaeConfig, init_weights, vae_loss};
+
+/// Everything one training run needs.
+pub struct TrainJob<'a> {
+    pub data: &'a TrainSet,
+    pub model: VaeConfig,
+    pub config: TrainConfig,
+    pub run_dir: PathBuf,
+    pub backend: Backend,
+    /// Continue from this checkpoint's weights and epoch count.
+    pub resume: Option<Checkpoint>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// How a run ended without error.
+#[derive(Debug)]
+pub enum TrainOutcome {
+    Finished(Checkpoint),
+    /// Stopped by the user; the checkpoint holds the weights at the moment of stopping.
+    Cancelled(Checkpoint),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: {what}; the last good checkpoint in {run_dir} is kept. Try a lower --lr or a larger --beta"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        what: String,
+        run_dir: PathBuf,
+    },
+    #[error(
+        "the training images have {found} channel(s) at {found_size} px but the model expects {expected} at {expected_size} px"
+    )]
+    DataMismatch {
+        found: usize,
+        found_size: usize,
+        expected: usize,
+        expected_size: usize,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// Trains `job.model` on `job.data`, reporting through `events`, until done or until `cancel` is
+/// set. Checkpoints go to `job.run_dir` (see `Checkpoint::save_run`).
+pub fn train(
+    job: TrainJob<'_>,
+    events: &Sender<TrainEvent>,
+    cancel: &AtomicBool,
+) -> Result<TrainOutcome, TrainError> {
+    let TrainJob {
+        data,
+        model: model_config,
+        config,
+        run_dir,
+        backend,
+        resume,
+        data_dir,
+    } = job;
+    if data.channels != model_config.channels || data.size as usize != model_config.input_size {
+        return Err(TrainError::DataMismatch {
+            found: data.channels,
+            found_size: data.size as usize,
+            expected: model_config.channels,
+            expected_size: model_config.input_size,
+        });
+    }
+    let device = backend.device.clone();
+    let (tensors, mut state) = match resume {
+        Some(checkpoint) => {
+            let state = checkpoint.state.clone().unwrap_or_else(|| fresh_state(&config));
+            (checkpoint.tensors, state)
+        }
+        None => (init_weights(&model_config, config.seed), fresh_state(&config)),
+    };
+    state.config = config.clone();
+    state.data_dir = data_dir;
+    let mut model = Vae::from_tensors(&model_config, &tensors, &device)?;
+    let mut optimizer = AdamConfig::new().init();
+
+    let steps_per_epoch = data.n.div_ceil(config.batch_size.max(1));
+    let first_epoch = state.epochs_done;
+    let total_steps = steps_per_epoch * config.epochs;
+    let _ = events.send(TrainEvent::Started {
+        images: data.n,
+        steps_per_epoch,
+        first_epoch,
+        epochs: config.epochs,
+        backend: backend.description.clone(),
+    });
+    let started = Instant::now();
+    let mut images_seen = 0usize;
+    let remaining_images = data.n * config.epochs.saturating_sub(first_epoch);
+    let side = model_config.input_size;
+    let dims = model_config.latent_dim;
+
+    for epoch in first_epoch..config.epochs {
+        let epoch_start = Instant::now();
+        let mut sums = LossTerms {
+            kl_per_dim: vec![0.0; dims],
+            ..Default::default()
+        };
+        let order = data.batch_order(epoch, config.seed);
+        let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
+        for (b, indices) in batches.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                let checkpoint = save(&model, &model_config, data, &state, &run_dir, &device)?;
+                return Ok(TrainOutcome::Cancelled(checkpoint));
+            }
+            let step = state.steps_done;
+            let flip_seed = config.flip.then(|| mix(config.seed, step as u64));
+            let pixels = data.batch(indices, flip_seed);
+            let n = indices.len();
+            let input = Tensor::<4>::from_data(
+                TensorData::new(pixels, [n, model_config.channels, side, side]),
+                &device,
+            );
+            let eps = Tensor::<2>::from_data(
+                TensorData::new(noise(config.seed, step, n * dims), [n, dims]),
+                &device,
+            );
+            let progress = epoch as f64 + b as f64 / batches.len() as f64;
+            let (loss, [recon, kl, kl_dims]) = vae_loss(
+                &model,
+                input,
+                eps,
+                config.recon,
+                config.kl_weight(progress),
+                config.free_bits,
+            );
+            let terms = LossTerms {
+                total: scalar(&loss),
+                recon: scalar(&recon),
+                kl: scalar(&kl),
+                kl_per_dim: kl_dims
+                    .into_data()
+                    .convert::<f64>()
+                    .to_vec::<f64>()
+                    .expect("float tensor converts"),
+            };
+            if !terms.total.is_finite() {
+                return Err(TrainError::Diverged {
+                    epoch: epoch + 1,
+                    step,
+                    what: format!("the loss became {}", terms.total),
+                    run_dir,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.lr, model, grads);
+            state.steps_done += 1;
+            images_seen += n;
+            accumulate(&mut sums, &terms, n);
+            let rate = images_seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let _ = events.send(TrainEvent::Step {
+                epoch: epoch + 1,
+                step: state.steps_done,
+                total_steps,
+                loss: terms,
+                images_per_second: rate,
+                eta_seconds: remaining_images.saturating_sub(images_seen) as f64 / rate,
+            });
+        }
+        let summary = summarize(&sums, data.n, epoch + 1, epoch_start.elapsed().as_secs_f64());
+        state.history.push(summary.clone());
+        state.epochs_done = epoch + 1;
+        let _ = events.send(TrainEvent::Epoch(summary));
+        let last = epoch + 1 == config.epochs;
+        if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
+            save(&model, &model_config, data, &state, &run_dir, &device)?;
+            let _ = events.send(TrainEvent::Checkpoint(run_dir.clone()));
+        }
+    }
+    let checkpoint = save(&model, &model_config, data, &state, &run_dir, &device)?;
+    Ok(TrainOutcome::Finished(checkpoint))
+}
+
+fn fresh_state(config: &TrainConfig) -> TrainState {
+    TrainState {
+        epochs_done: 0,
+        steps_done: 0,
+        config: config.clone(),
+        history: Vec::new(),
+        data_dir: None,
+    }
+}
+
+/// Normal statistics over the (unflipped) training set, then an atomic write of the run.
+fn save(
+    model: &Vae,
+    model_config: &VaeConfig,
+    data: &TrainSet,
+    state: &TrainState,
+    run_dir: &std::path::Path,
+    device: &Device,
+) -> Result<Checkpoint, TrainError> {
+    let side = model_config.input_size;
+    let order: Vec<usize> = (0..data.n).collect();
+    let batches = order.chunks(32).map(|indices| {
+        Tensor::<4>::from_data(
+            TensorData::new(
+                data.batch(indices, None),
+                [indices.len(), model_config.channels, side, side],
+            ),
+            device,
+        )
+    });
+    let tensors = model.to_tensors();
+    // The loss can stay finite for a step after the weights overflow: never save such weights.
+    if let Some(bad) = tensors.values().flat_map(|t| &t.values).find(|v| !v.is_finite()) {
+        return Err(TrainError::Diverged {
+            epoch: state.epochs_done,
+            step: state.steps_done,
+            what: format!("a weight became {bad}"),
+            run_dir: run_dir.to_path_buf(),
+        });
+    }
+    let stats = NormalStats::compute(model, batches);
+    let checkpoint = Checkpoint {
+        config: model_config.clone(),
+        tensors,
+        stats: Some(stats),
+        state: Some(state.clone()),
+    };
+    checkpoint.save_run(run_dir)?;
+    Ok(checkpoint)
+}
+
+fn scalar(t: &Tensor<1>) -> f64 {
+    t.clone().into_scalar::<f32>() as f64
+}
+
+/// Standard normal noise for the reparameterisation, a pure function of (seed, step).
+fn noise(seed: u64, step: usize, len: usize) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(mix(seed, step as u64 ^ 0x9e37_79b9_7f4a_7c15));
+    (0..len).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    a.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ b.rotate_left(17)
+}
+
+fn accumulate(sums: &mut LossTerms, terms: &LossTerms, n: usize) {
+    let w = n as f64;
+    sums.total += terms.total * w;
+    sums.recon += terms.recon * w;
+    sums.kl += terms.kl * w;
+    for (s, v) in sums.kl_per_dim.iter_mut().zip(&terms.kl_per_dim) {
+        *s += v * w;
+    }
+}
+
+fn summarize(sums: &LossTerms, n: usize, epoch: usize, seconds: f64) -> EpochSummary {
+    let n = n.max(1) as f64;
+    let kl_per_dim: Vec<f64> = sums.kl_per_dim.iter().map(|v| v / n).collect();
+    EpochSummary {
+        epoch,
+        total: sums.total / n,
+        recon: sums.recon / n,
+        kl: sums.kl / n,
+        active_units: active_units(&kl_per_dim),
+        kl_per_dim,
+        seconds,
+    }
+}
