@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use vaelens::explain::cam::GradCam;
 use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients};
-use vaelens::model::{Vae, VaeConfig, init_weights};
+use vaelens::model::{Vae, VaeConfig, init_weights, to_host};
 
 fn tiny() -> (Vae, VaeConfig, Device) {
     let config = VaeConfig {
@@ -27,13 +27,10 @@ fn input(device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, [1, 1, 16, 16]), device)
 }
 
-fn host<const N: usize>(t: Tensor<N>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-}
 
 /// mu_i of features `a` at stage `k`, run through the rest of the encoder.
 fn mu_from(model: &Vae, a: Tensor<4>, k: usize) -> Vec<f32> {
-    host(model.encoder.head_from_stage(a, k).mu.detach())
+    to_host(model.encoder.head_from_stage(a, k).mu.detach())
 }
 
 #[test]
@@ -89,7 +86,7 @@ fn one_backward_equals_separate_backwards() {
                         ((mu - s.mu[i] as f64) / (var + s.var[i] as f64).sqrt()).abs()
                     }
                 };
-                let g = host(a.grad(&objective.backward()).unwrap());
+                let g = to_host(a.grad(&objective.backward()).unwrap());
                 let hw = together.side * together.side;
                 for k in 0..together.channels {
                     let row = together.grad(i, k);
@@ -114,7 +111,7 @@ fn attention_maps_are_non_negative_and_overall_is_their_mean() {
         NormalStats::prior(3),
         device.clone(),
     );
-    let image = host(input(&device));
+    let image = to_host(input(&device));
     let maps = explainer.attention(&image, 1, AttentionTarget::Mu, &GradCam);
     assert_eq!(maps.per_dim.len(), 3);
     for map in &maps.per_dim {
