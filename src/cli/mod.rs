@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use vaelens::backend::{self, Backend, BackendChoice};
 
 #[derive(Parser, Debug)]
-#[command(name = "vaelens", version, about = "Train VAEs and see why they encode what they encode")]
+#[command(
+    name = "vaelens",
+    version,
+    about = "Train VAEs and see why they encode what they encode"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -102,7 +106,10 @@ fn stage_arg(
     match layer {
         None => Ok(explainer.default_stage()),
         Some(k) if k < stages => Ok(k),
-        Some(k) => anyhow::bail!("--layer {k}: the model has {stages} encoder stages (0..{})", stages - 1),
+        Some(k) => anyhow::bail!(
+            "--layer {k}: the model has {stages} encoder stages (0..{})",
+            stages - 1
+        ),
     }
 }
 

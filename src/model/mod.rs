@@ -12,7 +12,9 @@ pub use error::ModelError;
 pub use init::init_weights;
 pub use loss::{LossTerms, ReconLoss, kl_per_dim, vae_loss};
 pub use vae::{Decoder, Encoder, EncoderOutput, Vae};
-pub use weights::{NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors};
+pub use weights::{
+    NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors,
+};
 
 /// A float tensor's values on the host, as f32, row-major.
 pub fn to_host<const N: usize>(t: burn::prelude::Tensor<N>) -> Vec<f32> {
