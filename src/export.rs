@@ -44,7 +44,10 @@ pub fn export_overlays(
     overwrite: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<PathBuf>, String> {
-    let existing = tests.iter().map(|t| overlay_path(out, t)).find(|p| p.exists());
+    let existing = tests
+        .iter()
+        .map(|t| overlay_path(out, t))
+        .find(|p| p.exists());
     if let (false, Some(existing)) = (overwrite, existing) {
         return Err(format!(
             "{} already exists; pass --overwrite to replace the overlays in {}",
