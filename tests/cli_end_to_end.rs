@@ -113,11 +113,11 @@ fn train_explain_eval_export_on_sample_data() {
         "--layer",
         "0",
         "--method",
-        "recon",
+        "gradcam-diff",
         "--backend",
         "cpu",
     ]);
-    assert!(dir.join("recon.tiff").is_file());
+    assert!(dir.join("gradcam-diff.tiff").is_file());
 
     let report = tmp.path().join("report.json");
     let table = ok(&[

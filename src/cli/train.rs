@@ -27,6 +27,12 @@ pub struct TrainArgs {
     /// Latent dimensions D.
     #[arg(long, default_value_t = 16)]
     pub latent: usize,
+    /// Encoder stage widths, comma-separated (default: 32,64,128,64).
+    #[arg(long, value_delimiter = ',')]
+    pub stages: Option<Vec<usize>>,
+    /// Width of the fully connected hidden layer (default: 128).
+    #[arg(long)]
+    pub hidden: Option<usize>,
     /// Model input size in pixels (images are resized to it); a multiple of 16.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -73,8 +79,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let model = match &resume {
         Some(checkpoint) => checkpoint.config.clone(),
         None => {
-            let config =
+            let mut config =
                 VaeConfig::default_for(detect_channels(&category.train), args.size, args.latent);
+            config.stages = args.stages.clone().unwrap_or(config.stages);
+            config.hidden = args.hidden.unwrap_or(config.hidden);
             config.validate()?;
             config
         }

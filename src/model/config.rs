@@ -28,14 +28,15 @@ impl VaeConfig {
         }
     }
 
-    /// vaelens' default: the reference stages at a quarter of the fully connected weight, so a
-    /// model trains in minutes on a CPU and ships in a few MB.
+    /// vaelens' default: the reference's first three stages, a narrower last stage and hidden
+    /// layer (1.6 M weights at 128 px instead of 19 M), so a model trains in minutes on a CPU
+    /// and ships in about 3 MB.
     pub fn default_for(channels: usize, input_size: usize, latent_dim: usize) -> Self {
         Self {
             input_size,
             channels,
-            stages: vec![32, 64, 128, 128],
-            hidden: 256,
+            stages: vec![32, 64, 128, 64],
+            hidden: 128,
             latent_dim,
         }
     }

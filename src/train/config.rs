@@ -30,7 +30,7 @@ impl Default for TrainConfig {
             epochs: 60,
             batch_size: 32,
             lr: 1e-3,
-            beta: 0.01,
+            beta: 0.001,
             recon: ReconLoss::Mse,
             kl_warmup_epochs: 10,
             free_bits: 0.0,

@@ -13,8 +13,9 @@ use crate::map::FloatMap;
 
 use super::Explainer;
 
-/// The method `eval` reports at top level and the GUI shows first.
-pub const DEFAULT_METHOD: &str = "gradcam-diff";
+/// The method `eval` reports at top level and the GUI shows first: the one that localised best
+/// on the sample data (README, "Choosing the default anomaly map").
+pub const DEFAULT_METHOD: &str = "recon";
 
 /// An anomaly map at the model's input size, and the image's anomaly score.
 #[derive(Clone, Debug)]
