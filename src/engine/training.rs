@@ -5,7 +5,6 @@
 //! `send` between two steps. Stop sets the loop's cancel flag; the loop then saves a checkpoint
 //! (atomically) and returns.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -168,9 +167,4 @@ fn run(
         TrainOutcome::Finished(checkpoint) => (Box::new(checkpoint), false),
         TrainOutcome::Cancelled(checkpoint) => (Box::new(checkpoint), true),
     })
-}
-
-/// The run directory's model file, to ask before a new run replaces it.
-pub fn run_model_file(run_dir: &std::path::Path) -> PathBuf {
-    run_dir.join(crate::checkpoint::MODEL_FILE)
 }

@@ -421,7 +421,7 @@ impl App {
             return;
         };
         let mut answer = None;
-        egui::Modal::new(egui::Id::new("confirm-overwrite")).show(ctx, |ui| {
+        egui::Modal::new(egui::Id::unique("confirm-overwrite")).show(ctx, |ui| {
             ui.heading("Replace existing file?");
             ui.label(format!("{} already exists.", write.target().display()));
             ui.horizontal(|ui| {
@@ -450,7 +450,8 @@ impl App {
             i.raw
                 .dropped_files
                 .iter()
-                .filter_map(|f| f.path.clone())
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
         if let Some(path) = dropped.into_iter().next() {
