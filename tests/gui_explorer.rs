@@ -115,7 +115,11 @@ fn explorer_threshold_latent_slider_and_export() {
     });
     let after = harness.state().anomaly.figures.clone().unwrap().predicted_pixels;
     assert_ne!(before, after, "moving the threshold changes the predicted mask");
-    assert!((harness.state().anomaly.threshold().unwrap() - target).abs() < 1e-3 * (hi - lo));
+    let now = harness.state().anomaly.threshold().unwrap();
+    assert!(
+        (now - target).abs() <= 1e-3 * (hi - lo),
+        "threshold {now}, asked for {target} in [{lo}, {hi}]"
+    );
 
     // Export the overlay on screen: the PNG holds exactly the CLI's rendering.
     let png = dir.path().join("out/overlay.png");
@@ -136,6 +140,12 @@ fn explorer_threshold_latent_slider_and_export() {
     harness.step();
     harness.step();
     assert!(harness.state().shared.confirm.is_some());
+    for _ in 0..10 {
+        if harness.query_by_label("Cancel").is_some() {
+            break;
+        }
+        harness.step();
+    }
     harness.get_by_label("Cancel").click();
     harness.step();
     assert!(harness.state().shared.confirm.is_none());

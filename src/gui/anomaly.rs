@@ -198,8 +198,8 @@ impl AnomalyPanel {
                 (_, Some(d), _) if d.category.test.is_empty() => {
                     "This data set has no test split (CAT/test/<defect>/): nothing to inspect.".to_string()
                 }
-                (_, _, Some((done, total))) => format!("Computing anomaly maps: {done}/{total} test images…"),
-                _ => "Waiting for anomaly maps…".to_string(),
+                (_, _, Some((done, total))) => format!("Computing anomaly maps: {done}/{total} test images..."),
+                _ => "Waiting for anomaly maps...".to_string(),
             });
             return;
         };
@@ -209,14 +209,14 @@ impl AnomalyPanel {
                 ui.selectable_value(&mut self.method, m, *id);
             }
             ui.separator();
-            colormap_combo(ui, "anomaly-cmap", &mut self.cmap);
+            colormap_combo(ui, &mut self.cmap);
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
             ui.checkbox(&mut self.show_truth, "Ground-truth contour");
         });
         if let (Some(&(lo, hi)), Some(t)) = (self.ranges.get(self.method), self.thresholds.get_mut(self.method)) {
             ui.horizontal(|ui| {
                 ui.spacing_mut().slider_width = 420.0;
-                ui.add(egui::Slider::new(t, lo..=hi).text("Threshold").max_decimals(5));
+                ui.add(egui::Slider::new(t, lo..=hi).text("Threshold").custom_formatter(|v, _| format!("{v:.4e}")));
                 if let Some(f1) = set.evaluations.get(self.method).and_then(|e| e.overall.f1_threshold)
                     && ui.button(format!("F1-max threshold ({f1:.4})")).clicked()
                 {
@@ -225,7 +225,7 @@ impl AnomalyPanel {
             });
         }
         let Some((index, test)) = Self::selected_test(shared, &set) else {
-            ui.label("Pick a test image on the left (↑/↓ step through them).");
+            ui.label("Pick a test image on the left (Up/Down step through them).");
             return;
         };
         let test = test.clone();
@@ -271,12 +271,12 @@ impl AnomalyPanel {
                 }
                 ui.separator();
                 ui.strong("Export");
-                ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0));
+                textures::labelled(ui, "Overlay file", egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0));
                 if ui.button("Save this overlay (PNG)").clicked() {
                     let path = PathBuf::from(self.export_path.trim());
                     shared.actions.push(Action::Write(Write::Overlay(path)));
                 }
-                ui.add(egui::TextEdit::singleline(&mut self.export_dir).desired_width(220.0));
+                textures::labelled(ui, "Overlay folder", egui::TextEdit::singleline(&mut self.export_dir).desired_width(220.0));
                 if ui.button("Export all test overlays").clicked() {
                     let dir = PathBuf::from(self.export_dir.trim());
                     shared.actions.push(Action::Write(Write::AllOverlays(dir)));

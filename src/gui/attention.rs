@@ -119,7 +119,7 @@ impl AttentionPanel {
             } else if shared.selected.is_none() {
                 "Pick an image on the left."
             } else {
-                "Computing attention maps…"
+                "Computing attention maps..."
             });
             return;
         };
@@ -200,7 +200,7 @@ impl AttentionPanel {
                         }
                     });
             }
-            colormap_combo(ui, "attention-cmap", &mut self.cmap);
+            colormap_combo(ui, &mut self.cmap);
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
             ui.checkbox(&mut self.common_scale, "Common scale");
             ui.add(egui::Slider::new(&mut self.tile, 64.0..=256.0).text("Tile size"));
@@ -211,9 +211,9 @@ impl AttentionPanel {
     }
 }
 
-pub fn colormap_combo(ui: &mut egui::Ui, id: &str, cmap: &mut Colormap) {
-    egui::ComboBox::from_id_salt(id)
-        .selected_text(format!("Colormap: {}", cmap.name()))
+pub fn colormap_combo(ui: &mut egui::Ui, cmap: &mut Colormap) {
+    egui::ComboBox::from_label("Colormap")
+        .selected_text(cmap.name())
         .show_ui(ui, |ui| {
             for c in Colormap::ALL {
                 ui.selectable_value(cmap, c, c.name());

@@ -53,8 +53,9 @@ impl DataPanel {
         }
         ui.heading("Data set");
         ui.horizontal(|ui| {
-            ui.label("Folder:");
-            let edit = ui.add(
+            let edit = textures::labelled(
+                ui,
+                "Folder:",
                 egui::TextEdit::singleline(&mut self.path_text)
                     .hint_text("path to an MVTec category or a folder of images")
                     .desired_width(420.0),
@@ -65,7 +66,7 @@ impl DataPanel {
                 shared.open_data(&dir);
             }
             if ui
-                .add_enabled(!self.dialog_open, egui::Button::new("Browse…"))
+                .add_enabled(!self.dialog_open, egui::Button::new("Browse..."))
                 .clicked()
             {
                 self.dialog_open = true;
@@ -76,7 +77,7 @@ impl DataPanel {
                 });
             }
         });
-        ui.small("…or drop a folder (or a .safetensors checkpoint) onto the window.");
+        ui.small("...or drop a folder (or a .safetensors checkpoint) onto the window.");
         if !self.categories.is_empty() {
             ui.separator();
             ui.label("This folder holds several categories; pick one:");

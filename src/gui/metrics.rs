@@ -43,7 +43,7 @@ impl MetricsPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared, anomaly: &mut AnomalyPanel) {
         let Some(set) = shared.scored.clone() else {
             ui.label(match shared.scoring {
-                Some((done, total)) => format!("Scoring the test set: {done}/{total}…"),
+                Some((done, total)) => format!("Scoring the test set: {done}/{total}..."),
                 None => "No evaluation yet: it needs a model and a data set with a test split.".into(),
             });
             return;
@@ -84,7 +84,7 @@ impl MetricsPanel {
                 anomaly.set_threshold(f1 as f32);
             }
             ui.separator();
-            ui.add(egui::TextEdit::singleline(&mut shared.report_path).desired_width(220.0));
+            super::textures::labelled(ui, "Report file", egui::TextEdit::singleline(&mut shared.report_path).desired_width(220.0));
             if ui.button("Write report (JSON + CSV curves)").clicked() {
                 let path = PathBuf::from(shared.report_path.trim());
                 shared.actions.push(Action::Write(Write::Report(path)));

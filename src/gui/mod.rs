@@ -358,8 +358,11 @@ impl App {
                 ui.selectable_value(&mut self.tab, tab, tab.title());
             }
             ui.separator();
-            ui.label("Screenshot to");
-            ui.add(egui::TextEdit::singleline(&mut self.shared.screenshot_path).desired_width(200.0));
+            textures::labelled(
+                ui,
+                "Screenshot to",
+                egui::TextEdit::singleline(&mut self.shared.screenshot_path).desired_width(200.0),
+            );
             if ui.button("Save screenshot").clicked() {
                 let path = PathBuf::from(self.shared.screenshot_path.trim());
                 self.shared.actions.push(Action::Write(shared::Write::Screenshot(path)));
@@ -375,7 +378,7 @@ impl App {
                 egui::Color32::from_rgb(220, 180, 80)
             };
             let backend = if self.shared.backend.is_empty() {
-                "opening the compute device…".to_string()
+                "opening the compute device...".to_string()
             } else {
                 self.shared.backend.clone()
             };

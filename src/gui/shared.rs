@@ -236,7 +236,7 @@ impl Shared {
             ui.label("No data: open a folder in the Data panel.");
             return;
         };
-        ui.small("↑/↓ step through images");
+        ui.small("Up/Down step through images");
         let mut clicked = None;
         let scroll = std::mem::take(&mut self.scroll_to_selected);
         egui::ScrollArea::vertical().show(ui, |ui| {

@@ -25,3 +25,9 @@ pub fn show(ui: &mut egui::Ui, tex: &egui::TextureHandle, side: f32) -> egui::Re
             .sense(egui::Sense::click()),
     )
 }
+
+/// A label and a widget it names (for screen readers and UI tests).
+pub fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> egui::Response {
+    let name = ui.label(label);
+    ui.add(widget).labelled_by(name.id)
+}

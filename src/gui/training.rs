@@ -7,6 +7,7 @@ use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
 use super::shared::{Action, Shared, Write};
+use super::textures;
 use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
 use crate::model::ReconLoss;
 use crate::train::{ACTIVE_UNIT_NATS, TrainConfig, TrainEvent};
@@ -157,46 +158,37 @@ impl TrainingPanel {
         ui.add_enabled_ui(!running, |ui| {
             egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
                 let c = &mut self.config;
-                ui.label("Epochs");
-                ui.add(egui::DragValue::new(&mut c.epochs).range(1..=10_000));
+                textures::labelled(ui, "Epochs", egui::DragValue::new(&mut c.epochs).range(1..=10_000));
                 ui.end_row();
-                ui.label("Batch size");
-                ui.add(egui::DragValue::new(&mut c.batch_size).range(1..=512));
+                textures::labelled(ui, "Batch size", egui::DragValue::new(&mut c.batch_size).range(1..=512));
                 ui.end_row();
-                ui.label("Learning rate");
-                ui.add(egui::DragValue::new(&mut c.lr).range(1e-6..=1.0).speed(1e-4).max_decimals(6));
+                textures::labelled(ui, "Learning rate", egui::DragValue::new(&mut c.lr).range(1e-6..=1.0).speed(1e-4).max_decimals(6));
                 ui.end_row();
-                ui.label("Beta (KL weight)");
-                ui.add(egui::DragValue::new(&mut c.beta).range(0.0..=100.0).speed(0.001).max_decimals(4));
+                textures::labelled(ui, "Beta (KL weight)", egui::DragValue::new(&mut c.beta).range(0.0..=100.0).speed(0.001).max_decimals(4));
                 ui.end_row();
-                ui.label("KL warm-up epochs");
-                ui.add(egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000));
+                textures::labelled(ui, "KL warm-up epochs", egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000));
                 ui.end_row();
-                ui.label("Free bits (nats)");
-                ui.add(egui::DragValue::new(&mut c.free_bits).range(0.0..=10.0).speed(0.01));
+                textures::labelled(ui, "Free bits (nats)", egui::DragValue::new(&mut c.free_bits).range(0.0..=10.0).speed(0.01));
                 ui.end_row();
-                ui.label("Reconstruction");
-                egui::ComboBox::from_id_salt("recon")
+                egui::ComboBox::from_label("Reconstruction")
                     .selected_text(format!("{:?}", c.recon))
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut c.recon, ReconLoss::Mse, "Mse");
                         ui.selectable_value(&mut c.recon, ReconLoss::Bce, "Bce");
                     });
                 ui.end_row();
-                ui.label("Random flips");
-                ui.checkbox(&mut c.flip, "");
+                ui.label("");
+                ui.checkbox(&mut c.flip, "Random flips");
                 ui.end_row();
-                ui.label("Seed");
-                ui.add(egui::DragValue::new(&mut c.seed));
+                textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed));
                 ui.end_row();
-                ui.label("Checkpoint every");
-                ui.add(egui::DragValue::new(&mut c.checkpoint_every).range(1..=1000).suffix(" epochs"));
+                textures::labelled(ui, "Checkpoint every", egui::DragValue::new(&mut c.checkpoint_every).range(1..=1000).suffix(" epochs"));
                 ui.end_row();
-                ui.label("Latent dimensions");
-                ui.add_enabled(!self.resume, egui::DragValue::new(&mut self.latent_dim).range(1..=256));
+                let name = ui.label("Latent dimensions");
+                ui.add_enabled(!self.resume, egui::DragValue::new(&mut self.latent_dim).range(1..=256))
+                    .labelled_by(name.id);
                 ui.end_row();
-                ui.label("Input size");
-                egui::ComboBox::from_id_salt("size")
+                egui::ComboBox::from_label("Input size")
                     .selected_text(format!("{} px", self.input_size))
                     .show_ui(ui, |ui| {
                         for s in [64, 128, 256] {
@@ -204,8 +196,7 @@ impl TrainingPanel {
                         }
                     });
                 ui.end_row();
-                ui.label("Run folder");
-                ui.text_edit_singleline(&mut self.run_dir);
+                textures::labelled(ui, "Run folder", egui::TextEdit::singleline(&mut self.run_dir));
                 ui.end_row();
             });
             ui.checkbox(&mut self.resume, "Continue from the loaded model");
@@ -257,17 +248,19 @@ impl TrainingPanel {
         ui.separator();
         ui.strong("Checkpoint");
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.save_path).desired_width(190.0));
+            textures::labelled(ui, "Save to", egui::TextEdit::singleline(&mut self.save_path).desired_width(160.0));
             if ui.add_enabled(shared.model.is_some(), egui::Button::new("Save")).clicked() {
                 let path = PathBuf::from(self.save_path.trim());
                 shared.actions.push(Action::Write(Write::Checkpoint(path)));
             }
         });
         ui.horizontal(|ui| {
-            ui.add(
+            textures::labelled(
+                ui,
+                "Load from",
                 egui::TextEdit::singleline(&mut self.load_path)
                     .hint_text("file.safetensors or run folder")
-                    .desired_width(190.0),
+                    .desired_width(160.0),
             );
             if ui.button("Load").clicked() {
                 let path = PathBuf::from(self.load_path.trim());

@@ -200,11 +200,11 @@ impl TraversalPanel {
                             textures::show(ui, t, side);
                         }
                         None => {
-                            ui.label("decoding…");
+                            ui.label("decoding...");
                         }
                     }
                     if let Some(ms) = self.last_latency_ms {
-                        ui.small(format!("slider → image: {ms:.1} ms"));
+                        ui.small(format!("slider -> image: {ms:.1} ms"));
                     }
                 });
             });
@@ -220,8 +220,12 @@ impl TraversalPanel {
                     "dimensions: {} (pick them in the Attention panel)",
                     dims.iter().map(|d| format!("z{d}")).collect::<Vec<_>>().join(", ")
                 ));
-                ui.add(egui::DragValue::new(&mut self.grid_steps).range(2..=15).prefix("values: "));
-                ui.add(egui::DragValue::new(&mut self.grid_range).range(0.1..=10.0).speed(0.1).prefix("range ±"));
+                textures::labelled(ui, "values", egui::DragValue::new(&mut self.grid_steps).range(2..=15));
+                textures::labelled(
+                    ui,
+                    "range +/-",
+                    egui::DragValue::new(&mut self.grid_range).range(0.1..=10.0).speed(0.1),
+                );
                 if ui.button("Make grid").clicked() {
                     let n = self.grid_steps.max(2);
                     let values = (0..n)
@@ -237,7 +241,7 @@ impl TraversalPanel {
             if let Some(tex) = &self.grid_tex {
                 ui.small(&self.grid_label);
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut self.export_path).desired_width(260.0));
+                    textures::labelled(ui, "Grid file", egui::TextEdit::singleline(&mut self.export_path).desired_width(260.0));
                     if ui.button("Export grid PNG").clicked() {
                         let path = PathBuf::from(self.export_path.trim());
                         shared.actions.push(Action::Write(Write::Grid(path)));
