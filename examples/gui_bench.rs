@@ -18,7 +18,10 @@ use vaelens::model::{VaeConfig, init_weights};
 use vaelens::train::TrainConfig;
 
 fn main() {
-    let frames: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let frames: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = root.join("sample_data/brick");
     let tmp = std::env::temp_dir().join(format!("vaelens-gui-bench-{}", std::process::id()));
@@ -29,7 +32,13 @@ fn main() {
     let mut rows = Vec::new();
     for training in [false, true] {
         let run_dir = tmp.join(format!("run-frames-{training}"));
-        for tab in [Tab::Attention, Tab::Traversal, Tab::Anomaly, Tab::Training, Tab::Metrics] {
+        for tab in [
+            Tab::Attention,
+            Tab::Traversal,
+            Tab::Anomaly,
+            Tab::Training,
+            Tab::Metrics,
+        ] {
             let times = frame_times(&data, &model, tab, training.then_some(&run_dir), frames);
             rows.push((format!("frame, {} tab", tab.title()), training, times));
         }
@@ -40,7 +49,9 @@ fn main() {
         rows.push(("slider -> decoded image".into(), training, times));
     }
     println!();
-    println!("| measurement (CPU backend, 128x128, D = 32) | training | n | median ms | p95 ms | max ms |");
+    println!(
+        "| measurement (CPU backend, 128x128, D = 32) | training | n | median ms | p95 ms | max ms |"
+    );
     println!("|---|---|---|---|---|---|");
     for (name, training, mut t) in rows {
         t.sort_by(f64::total_cmp);
@@ -88,7 +99,13 @@ fn request(run_dir: &Path) -> TrainRequest {
     }
 }
 
-fn frame_times(data: &Path, model: &Path, tab: Tab, training: Option<&PathBuf>, frames: usize) -> Vec<f64> {
+fn frame_times(
+    data: &Path,
+    model: &Path,
+    tab: Tab,
+    training: Option<&PathBuf>,
+    frames: usize,
+) -> Vec<f64> {
     let options = GuiOptions {
         data_dir: Some(data.to_path_buf()),
         model: Some(model.to_path_buf()),
@@ -106,7 +123,9 @@ fn frame_times(data: &Path, model: &Path, tab: Tab, training: Option<&PathBuf>, 
         std::thread::sleep(Duration::from_millis(5));
     }
     if let Some(run_dir) = training {
-        harness.state().send(Command::StartTraining(request(run_dir)));
+        harness
+            .state()
+            .send(Command::StartTraining(request(run_dir)));
         while harness.state().training.step == 0 {
             harness.step();
             std::thread::sleep(Duration::from_millis(20));
@@ -143,8 +162,14 @@ fn frame_times(data: &Path, model: &Path, tab: Tab, training: Option<&PathBuf>, 
 
 fn decode_latency(data: &Path, model: &Path, training: Option<&PathBuf>, n: usize) -> Vec<f64> {
     let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
-    engine.commands.send(Command::OpenData(data.to_path_buf())).unwrap();
-    engine.commands.send(Command::LoadModel(model.to_path_buf())).unwrap();
+    engine
+        .commands
+        .send(Command::OpenData(data.to_path_buf()))
+        .unwrap();
+    engine
+        .commands
+        .send(Command::LoadModel(model.to_path_buf()))
+        .unwrap();
     let mut dims = 0;
     while dims == 0 {
         if let Ok(Event::Model(info)) = engine.events.recv() {
@@ -152,18 +177,27 @@ fn decode_latency(data: &Path, model: &Path, training: Option<&PathBuf>, n: usiz
         }
     }
     if let Some(run_dir) = training {
-        engine.commands.send(Command::StartTraining(request(run_dir))).unwrap();
+        engine
+            .commands
+            .send(Command::StartTraining(request(run_dir)))
+            .unwrap();
         loop {
-            if let Ok(Event::Train(vaelens::train::TrainEvent::Step { .. })) = engine.events.recv() {
+            if let Ok(Event::Train(vaelens::train::TrainEvent::Step { .. })) = engine.events.recv()
+            {
                 break;
             }
         }
     }
     let mut times = Vec::with_capacity(n);
     for seq in 1..=n as u64 {
-        let latent: Vec<f32> = (0..dims).map(|i| ((seq as usize + i) % 7) as f32 * 0.3 - 1.0).collect();
+        let latent: Vec<f32> = (0..dims)
+            .map(|i| ((seq as usize + i) % 7) as f32 * 0.3 - 1.0)
+            .collect();
         let start = Instant::now();
-        engine.commands.send(Command::Decode { seq, latent }).unwrap();
+        engine
+            .commands
+            .send(Command::Decode { seq, latent })
+            .unwrap();
         loop {
             if let Ok(Event::Decoded { seq: got, .. }) = engine.events.recv()
                 && got == seq

@@ -6,7 +6,17 @@ use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu::DeviceType;
 
 /// What the user asked for (`--backend`, or the GUI setting).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
     /// A hardware GPU through wgpu when one exists, else the CPU.

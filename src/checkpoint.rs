@@ -125,7 +125,12 @@ impl Checkpoint {
             .stats
             .clone()
             .unwrap_or_else(|| NormalStats::prior(self.config.latent_dim));
-        Ok(Explainer::new(model, self.config.clone(), stats, device.clone()))
+        Ok(Explainer::new(
+            model,
+            self.config.clone(),
+            stats,
+            device.clone(),
+        ))
     }
 }
 

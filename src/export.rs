@@ -45,7 +45,11 @@ pub fn export_overlays(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<PathBuf>, String> {
     if !overwrite {
-        if let Some(existing) = tests.iter().map(|t| overlay_path(out, t)).find(|p| p.exists()) {
+        if let Some(existing) = tests
+            .iter()
+            .map(|t| overlay_path(out, t))
+            .find(|p| p.exists())
+        {
             return Err(format!(
                 "{} already exists; pass --overwrite to replace the overlays in {}",
                 existing.display(),

@@ -48,7 +48,8 @@ fn alpha_matches_central_finite_differences() {
             // Moving every position of channel k by eps moves mu_i by eps * sum_p dmu_i/dA_k[p].
             let mut bump = vec![0.0f32; channels * side * side];
             bump[k * side * side..(k + 1) * side * side].fill(eps);
-            let bump = Tensor::<4>::from_data(TensorData::new(bump, [1, channels, side, side]), &device);
+            let bump =
+                Tensor::<4>::from_data(TensorData::new(bump, [1, channels, side, side]), &device);
             let up = mu_from(&model, a.clone() + bump.clone(), stage);
             let down = mu_from(&model, a.clone() - bump, stage);
             for i in 0..3 {
@@ -71,7 +72,10 @@ fn one_backward_equals_separate_backwards() {
         var: vec![0.8, 1.2, 0.5],
         count: 10,
     };
-    for target in [AttentionTarget::Mu, AttentionTarget::NormalDifference(&stats)] {
+    for target in [
+        AttentionTarget::Mu,
+        AttentionTarget::NormalDifference(&stats),
+    ] {
         for stage in 0..2 {
             let together = stage_gradients(&model, input(&device), stage, target);
             for i in 0..3 {
@@ -108,12 +112,8 @@ fn one_backward_equals_separate_backwards() {
 #[test]
 fn attention_maps_are_non_negative_and_overall_is_their_mean() {
     let (model, config, device) = tiny();
-    let explainer = vaelens::explain::Explainer::new(
-        model,
-        config,
-        NormalStats::prior(3),
-        device.clone(),
-    );
+    let explainer =
+        vaelens::explain::Explainer::new(model, config, NormalStats::prior(3), device.clone());
     let image = host(input(&device));
     let maps = explainer.attention(&image, 1, AttentionTarget::Mu, &GradCam);
     assert_eq!(maps.per_dim.len(), 3);
@@ -123,7 +123,12 @@ fn attention_maps_are_non_negative_and_overall_is_their_mean() {
     }
     for p in 0..256usize {
         let (x, y) = ((p % 16) as u32, (p / 16) as u32);
-        let mean = maps.per_dim.iter().map(|m| m.get_pixel(x, y).0[0]).sum::<f32>() / 3.0;
+        let mean = maps
+            .per_dim
+            .iter()
+            .map(|m| m.get_pixel(x, y).0[0])
+            .sum::<f32>()
+            / 3.0;
         assert!((maps.overall.get_pixel(x, y).0[0] - mean).abs() < 1e-6);
     }
 }

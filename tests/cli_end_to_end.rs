@@ -22,7 +22,10 @@ fn failure(args: &[&str]) -> String {
     let out = vaelens(args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "vaelens {args:?} should fail");
-    assert!(!stderr.contains("panicked"), "vaelens {args:?} panicked:\n{stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "vaelens {args:?} panicked:\n{stderr}"
+    );
     stderr
 }
 
@@ -40,36 +43,97 @@ fn train_explain_eval_export_on_sample_data() {
     let run = tmp.path().join("run");
     let data = sample();
     ok(&[
-        "train", s(&data), "--out", s(&run), "--epochs", "2", "--size", "64", "--latent", "4",
-        "--backend", "cpu",
+        "train",
+        s(&data),
+        "--out",
+        s(&run),
+        "--epochs",
+        "2",
+        "--size",
+        "64",
+        "--latent",
+        "4",
+        "--backend",
+        "cpu",
     ]);
     assert!(run.join("model.safetensors").is_file());
     assert!(run.join("config.json").is_file());
 
     // Resume to a third epoch.
-    ok(&["train", s(&data), "--out", s(&run), "--epochs", "3", "--resume", "--backend", "cpu"]);
+    ok(&[
+        "train",
+        s(&data),
+        "--out",
+        s(&run),
+        "--epochs",
+        "3",
+        "--resume",
+        "--backend",
+        "cpu",
+    ]);
     let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&run).unwrap();
     assert_eq!(checkpoint.state.unwrap().history.len(), 3);
 
     let image = data.join("test/scratch/000.png");
     let maps = tmp.path().join("maps");
-    ok(&["explain", "--run", s(&run), s(&image), "--out", s(&maps), "--backend", "cpu"]);
+    ok(&[
+        "explain",
+        "--run",
+        s(&run),
+        s(&image),
+        "--out",
+        s(&maps),
+        "--backend",
+        "cpu",
+    ]);
     let dir = maps.join("000");
-    for name in ["dim_00.tiff", "dim_03.tiff", "overall.tiff", "gradcam-diff.tiff", "gradcam-diff_overlay.png"] {
+    for name in [
+        "dim_00.tiff",
+        "dim_03.tiff",
+        "overall.tiff",
+        "gradcam-diff.tiff",
+        "gradcam-diff_overlay.png",
+    ] {
         assert!(dir.join(name).is_file(), "missing {name}");
     }
     let overall = vaelens::render::load_float_tiff(&dir.join("overall.tiff")).unwrap();
     let original = image::image_dimensions(&image).unwrap();
-    assert_eq!(overall.dimensions(), original, "maps are at the image's own resolution");
+    assert_eq!(
+        overall.dimensions(),
+        original,
+        "maps are at the image's own resolution"
+    );
     ok(&[
-        "explain", "--run", s(&run), s(&image), "--out", s(&maps), "--layer", "0", "--method", "recon",
-        "--backend", "cpu",
+        "explain",
+        "--run",
+        s(&run),
+        s(&image),
+        "--out",
+        s(&maps),
+        "--layer",
+        "0",
+        "--method",
+        "recon",
+        "--backend",
+        "cpu",
     ]);
     assert!(dir.join("recon.tiff").is_file());
 
     let report = tmp.path().join("report.json");
-    let table = ok(&["eval", s(&data), "--run", s(&run), "--report", s(&report), "--backend", "cpu"]);
-    assert!(table.contains("gradcam-mu") && table.contains("recon"), "{table}");
+    let table = ok(&[
+        "eval",
+        s(&data),
+        "--run",
+        s(&run),
+        "--report",
+        s(&report),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(
+        table.contains("gradcam-mu") && table.contains("recon"),
+        "{table}"
+    );
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     for key in ["pixel_auroc", "au_pro", "image_auroc", "f1_max"] {
         assert!(json[key].is_number(), "top-level {key} missing: {json}");
@@ -77,7 +141,10 @@ fn train_explain_eval_export_on_sample_data() {
             assert!(json["methods"][method][key].is_number(), "{method}.{key}");
         }
         for defect in ["scratch", "stain", "foreign", "hole"] {
-            assert!(json["per_defect"][defect][key].is_number(), "per_defect.{defect}.{key}");
+            assert!(
+                json["per_defect"][defect][key].is_number(),
+                "per_defect.{defect}.{key}"
+            );
         }
     }
     assert!(tmp.path().join("report_recon_roc.csv").is_file());
@@ -88,14 +155,37 @@ fn train_explain_eval_export_on_sample_data() {
     let category = vaelens::data::Category::discover(&data).unwrap();
     for test in &category.test {
         let out = foreign.join(&test.defect);
-        ok(&["explain", "--run", s(&run), s(&test.path), "--out", s(&out), "--method", "recon", "--backend", "cpu"]);
+        ok(&[
+            "explain",
+            "--run",
+            s(&run),
+            s(&test.path),
+            "--out",
+            s(&out),
+            "--method",
+            "recon",
+            "--backend",
+            "cpu",
+        ]);
         let stem = test.path.file_stem().unwrap().to_str().unwrap();
-        std::fs::rename(out.join(stem).join("recon.tiff"), out.join(format!("{stem}.tiff"))).unwrap();
+        std::fs::rename(
+            out.join(stem).join("recon.tiff"),
+            out.join(format!("{stem}.tiff")),
+        )
+        .unwrap();
         std::fs::remove_dir_all(out.join(stem)).unwrap();
     }
     let maps_report = tmp.path().join("maps.json");
-    ok(&["eval", s(&data), "--maps", s(&foreign), "--report", s(&maps_report)]);
-    let scored: serde_json::Value = serde_json::from_slice(&std::fs::read(&maps_report).unwrap()).unwrap();
+    ok(&[
+        "eval",
+        s(&data),
+        "--maps",
+        s(&foreign),
+        "--report",
+        s(&maps_report),
+    ]);
+    let scored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&maps_report).unwrap()).unwrap();
     let recon_auroc = json["methods"]["recon"]["pixel_auroc"].as_f64().unwrap();
     assert!(
         (scored["pixel_auroc"].as_f64().unwrap() - recon_auroc).abs() < 1e-6,
@@ -103,11 +193,32 @@ fn train_explain_eval_export_on_sample_data() {
     );
 
     let overlays = tmp.path().join("overlays");
-    ok(&["export", "--run", s(&run), s(&data), "--out", s(&overlays), "--backend", "cpu"]);
+    ok(&[
+        "export",
+        "--run",
+        s(&run),
+        s(&data),
+        "--out",
+        s(&overlays),
+        "--backend",
+        "cpu",
+    ]);
     let png = overlays.join("hole/000.png");
     assert!(png.is_file());
-    assert_eq!(image::image_dimensions(&png).unwrap(), image::image_dimensions(data.join("test/hole/000.png")).unwrap());
-    let refused = failure(&["export", "--run", s(&run), s(&data), "--out", s(&overlays), "--backend", "cpu"]);
+    assert_eq!(
+        image::image_dimensions(&png).unwrap(),
+        image::image_dimensions(data.join("test/hole/000.png")).unwrap()
+    );
+    let refused = failure(&[
+        "export",
+        "--run",
+        s(&run),
+        s(&data),
+        "--out",
+        s(&overlays),
+        "--backend",
+        "cpu",
+    ]);
     assert!(refused.contains("--overwrite"), "{refused}");
 }
 
@@ -116,10 +227,35 @@ fn bad_invocations_explain_themselves() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let message = failure(&["train", s(&empty), "--out", s(&tmp.path().join("r")), "--epochs", "1", "--backend", "cpu"]);
+    let message = failure(&[
+        "train",
+        s(&empty),
+        "--out",
+        s(&tmp.path().join("r")),
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+    ]);
     assert!(message.contains("empty"), "{message}");
-    let message = failure(&["explain", "--run", s(&empty), "x.png", "--out", s(tmp.path())]);
+    let message = failure(&[
+        "explain",
+        "--run",
+        s(&empty),
+        "x.png",
+        "--out",
+        s(tmp.path()),
+    ]);
     assert!(message.contains("model.safetensors"), "{message}");
-    let message = failure(&["train", s(&sample()), "--out", s(&tmp.path().join("r")), "--size", "100", "--backend", "cpu"]);
+    let message = failure(&[
+        "train",
+        s(&sample()),
+        "--out",
+        s(&tmp.path().join("r")),
+        "--size",
+        "100",
+        "--backend",
+        "cpu",
+    ]);
     assert!(message.contains("input_size"), "{message}");
 }

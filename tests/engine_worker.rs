@@ -38,7 +38,11 @@ fn tiny_model(dir: &Path) -> PathBuf {
 }
 
 /// Waits for the first event `pick` accepts, failing on timeout.
-fn wait_for<T>(events: &Receiver<Event>, what: &str, mut pick: impl FnMut(Event) -> Option<T>) -> T {
+fn wait_for<T>(
+    events: &Receiver<Event>,
+    what: &str,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -62,7 +66,9 @@ fn decode_requests_are_coalesced() {
         .commands
         .send(Command::LoadModel(tiny_model(dir.path())))
         .unwrap();
-    wait_for(&engine.events, "the model", |e| matches!(e, Event::Model(_)).then_some(()));
+    wait_for(&engine.events, "the model", |e| {
+        matches!(e, Event::Model(_)).then_some(())
+    });
     for seq in 1..=200u64 {
         engine
             .commands
@@ -81,7 +87,11 @@ fn decode_requests_are_coalesced() {
         }
         _ => None,
     });
-    assert!(served.len() < 200, "stale decodes were dropped: served {}", served.len());
+    assert!(
+        served.len() < 200,
+        "stale decodes were dropped: served {}",
+        served.len()
+    );
     assert!(served.windows(2).all(|w| w[0] < w[1]));
 }
 
@@ -93,7 +103,9 @@ fn training_pauses_resumes_stops_and_survives_shutdown() {
     let commands = engine.commands.clone();
     let events = engine.events.clone();
     commands.send(Command::OpenData(sample_data())).unwrap();
-    wait_for(&events, "the data", |e| matches!(e, Event::Data(_)).then_some(()));
+    wait_for(&events, "the data", |e| {
+        matches!(e, Event::Data(_)).then_some(())
+    });
     commands
         .send(Command::StartTraining(TrainRequest {
             config: TrainConfig {
@@ -155,8 +167,13 @@ fn stop_ends_training_with_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
-    engine.commands.send(Command::OpenData(sample_data())).unwrap();
-    wait_for(&engine.events, "the data", |e| matches!(e, Event::Data(_)).then_some(()));
+    engine
+        .commands
+        .send(Command::OpenData(sample_data()))
+        .unwrap();
+    wait_for(&engine.events, "the data", |e| {
+        matches!(e, Event::Data(_)).then_some(())
+    });
     engine
         .commands
         .send(Command::StartTraining(TrainRequest {

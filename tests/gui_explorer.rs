@@ -78,9 +78,11 @@ fn explorer_threshold_latent_slider_and_export() {
         tab: Tab::Anomaly,
         ..Default::default()
     });
-    pump_until(&mut harness, "the data set, the model and the anomaly maps", |app| {
-        app.shared.data.is_some() && app.shared.scored.is_some()
-    });
+    pump_until(
+        &mut harness,
+        "the data set, the model and the anomaly maps",
+        |app| app.shared.data.is_some() && app.shared.scored.is_some(),
+    );
     assert!(harness.state().shared.backend.contains("CPU"));
 
     // Select a defect image in the browser.
@@ -88,13 +90,22 @@ fn explorer_threshold_latent_slider_and_export() {
         let data = harness.state().shared.data.clone().unwrap();
         let group = data.groups.iter().find(|g| g.name == "hole").unwrap();
         let path = group.images[0].clone();
-        (format!("hole/{}", path.file_name().unwrap().to_string_lossy()), path)
+        (
+            format!("hole/{}", path.file_name().unwrap().to_string_lossy()),
+            path,
+        )
     };
     harness.get_by_label(&label).click();
     pump_until(&mut harness, "the overlay of the selected image", |app| {
         app.shared.selected.as_ref() == Some(&path) && app.anomaly.figures.is_some()
     });
-    let before = harness.state().anomaly.figures.clone().unwrap().predicted_pixels;
+    let before = harness
+        .state()
+        .anomaly
+        .figures
+        .clone()
+        .unwrap()
+        .predicted_pixels;
 
     // Move the threshold slider well away from where it is.
     let (lo, hi) = harness.state().anomaly.ranges[harness.state().anomaly.method];
@@ -113,8 +124,17 @@ fn explorer_threshold_latent_slider_and_export() {
             .as_ref()
             .is_some_and(|f| f.predicted_pixels != before)
     });
-    let after = harness.state().anomaly.figures.clone().unwrap().predicted_pixels;
-    assert_ne!(before, after, "moving the threshold changes the predicted mask");
+    let after = harness
+        .state()
+        .anomaly
+        .figures
+        .clone()
+        .unwrap()
+        .predicted_pixels;
+    assert_ne!(
+        before, after,
+        "moving the threshold changes the predicted mask"
+    );
     let now = harness.state().anomaly.threshold().unwrap();
     assert!(
         (now - target).abs() <= 1e-3 * (hi - lo),
@@ -168,12 +188,17 @@ fn explorer_threshold_latent_slider_and_export() {
     harness
         .get_by_role_and_label(Role::Slider, "z0 (picked)")
         .set_value_accesskit(f64::from(z0 + 3.0));
-    pump_until(&mut harness, "the image decoded from the moved slider", |app| {
-        app.traversal.seq > seq && app.traversal.shown_seq == app.traversal.seq
-    });
+    pump_until(
+        &mut harness,
+        "the image decoded from the moved slider",
+        |app| app.traversal.seq > seq && app.traversal.shown_seq == app.traversal.seq,
+    );
     assert!((harness.state().traversal.z[0] - (z0 + 3.0)).abs() < 1e-3);
     let second = harness.state().traversal.decoded.clone().unwrap();
-    assert_ne!(first, second, "a different latent decodes to a different image");
+    assert_ne!(
+        first, second,
+        "a different latent decodes to a different image"
+    );
 
     // The traversal grid of the picked dimension, exported.
     harness.get_by_label("Make grid").click();
@@ -184,7 +209,11 @@ fn explorer_threshold_latent_slider_and_export() {
     harness.state_mut().traversal.export_path = grid_png.display().to_string();
     harness.get_by_label("Export grid PNG").click();
     pump_until(&mut harness, "the grid PNG", |_| grid_png.exists());
-    assert!(harness.state().shared.errors.is_empty(), "{:?}", harness.state().shared.errors);
+    assert!(
+        harness.state().shared.errors.is_empty(),
+        "{:?}",
+        harness.state().shared.errors
+    );
 }
 
 #[test]
@@ -220,7 +249,9 @@ fn user_mistakes_do_not_panic() {
     // Type the plain folder's path and open it.
     harness.state_mut().data.path_text = plain.display().to_string();
     harness.get_by_label("Open").click();
-    pump_until(&mut harness, "the plain folder", |app| app.shared.data.is_some());
+    pump_until(&mut harness, "the plain folder", |app| {
+        app.shared.data.is_some()
+    });
     pump_until(&mut harness, "the unreadable image's error", |app| {
         app.shared.errors.iter().any(|e| e.contains("broken.png"))
     });
@@ -230,14 +261,17 @@ fn user_mistakes_do_not_panic() {
     // Select the broken image: an error, no panic, and the window keeps going.
     harness.state_mut().shared.select(plain.join("broken.png"));
     let errors = harness.state().shared.errors.len();
-    pump_until(&mut harness, "the explain error", |app| app.shared.errors.len() > errors);
+    pump_until(&mut harness, "the explain error", |app| {
+        app.shared.errors.len() > errors
+    });
     harness.state_mut().shared.select(plain.join("a.png"));
     click_tab(&mut harness, Tab::Attention);
     pump_until(&mut harness, "the readable image's maps", |app| {
         app.shared.explained.is_some()
     });
     // A missing checkpoint is an error too.
-    harness.state_mut().training.load_path = dir.path().join("nope.safetensors").display().to_string();
+    harness.state_mut().training.load_path =
+        dir.path().join("nope.safetensors").display().to_string();
     click_tab(&mut harness, Tab::Training);
     let errors = harness.state().shared.errors.len();
     harness.get_by_label("Load").click();

@@ -16,7 +16,9 @@ fn data() -> TrainSet {
     let mut rng = StdRng::seed_from_u64(11);
     let n = 12;
     TrainSet {
-        images: (0..n * 16 * 16).map(|_| rng.random_range(0.0..1.0)).collect(),
+        images: (0..n * 16 * 16)
+            .map(|_| rng.random_range(0.0..1.0))
+            .collect(),
         n,
         channels: 1,
         size: 16,
@@ -71,17 +73,30 @@ fn same_seed_same_weights_on_cpu() {
     let go = AtomicBool::new(false);
     let (first, events) = run(a.path(), config(2), None, &go);
     let (second, _) = run(b.path(), config(2), None, &go);
-    let (TrainOutcome::Finished(x), TrainOutcome::Finished(y)) = (first.unwrap(), second.unwrap()) else {
+    let (TrainOutcome::Finished(x), TrainOutcome::Finished(y)) = (first.unwrap(), second.unwrap())
+    else {
         panic!("both runs finish");
     };
     assert_eq!(x.tensors, y.tensors, "training is deterministic for a seed");
-    assert!(events.iter().any(|e| matches!(e, TrainEvent::Epoch(s) if s.epoch == 2)));
-    let steps = events.iter().filter(|e| matches!(e, TrainEvent::Step { .. })).count();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Epoch(s) if s.epoch == 2))
+    );
+    let steps = events
+        .iter()
+        .filter(|e| matches!(e, TrainEvent::Step { .. }))
+        .count();
     assert_eq!(steps, 2 * 3, "12 images in batches of 5: 3 steps per epoch");
 
-    let other_seed = TrainConfig { seed: 1, ..config(2) };
+    let other_seed = TrainConfig {
+        seed: 1,
+        ..config(2)
+    };
     let (third, _) = run(tempfile::tempdir().unwrap().path(), other_seed, None, &go);
-    let TrainOutcome::Finished(z) = third.unwrap() else { panic!() };
+    let TrainOutcome::Finished(z) = third.unwrap() else {
+        panic!()
+    };
     assert_ne!(x.tensors, z.tensors, "another seed gives another network");
 }
 
@@ -93,7 +108,9 @@ fn resuming_continues_from_the_checkpoint() {
     let checkpoint = Checkpoint::load_run(dir.path()).unwrap();
     assert_eq!(checkpoint.state.as_ref().unwrap().epochs_done, 1);
     let (outcome, events) = run(dir.path(), config(3), Some(checkpoint), &go);
-    let TrainOutcome::Finished(done) = outcome.unwrap() else { panic!() };
+    let TrainOutcome::Finished(done) = outcome.unwrap() else {
+        panic!()
+    };
     let state = done.state.unwrap();
     assert_eq!(state.epochs_done, 3);
     assert_eq!(state.history.len(), 3);
@@ -113,7 +130,10 @@ fn cancelling_keeps_a_checkpoint() {
     let stop = AtomicBool::new(true);
     let (outcome, _) = run(dir.path(), config(5), None, &stop);
     assert!(matches!(outcome.unwrap(), TrainOutcome::Cancelled(_)));
-    assert!(Checkpoint::load_run(dir.path()).is_ok(), "a cancelled run leaves a loadable checkpoint");
+    assert!(
+        Checkpoint::load_run(dir.path()).is_ok(),
+        "a cancelled run leaves a loadable checkpoint"
+    );
 }
 
 #[test]
@@ -123,16 +143,27 @@ fn divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint() {
     run(dir.path(), config(1), None, &go).0.unwrap();
     let before = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
     let checkpoint = Checkpoint::load_run(dir.path()).unwrap();
-    let wild = TrainConfig { lr: 1e30, ..config(30) };
+    let wild = TrainConfig {
+        lr: 1e30,
+        ..config(30)
+    };
     let (outcome, _) = run(dir.path(), wild, Some(checkpoint), &go);
     let error = outcome.unwrap_err();
     assert!(matches!(error, TrainError::Diverged { .. }), "{error}");
-    assert!(error.to_string().contains("last good checkpoint"), "{error}");
+    assert!(
+        error.to_string().contains("last good checkpoint"),
+        "{error}"
+    );
     let after = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
     assert!(Checkpoint::load_run(dir.path()).is_ok());
     // The diverging run may have saved healthy epochs before the NaN, never a NaN one.
     if before != after {
         let reloaded = Checkpoint::load_run(dir.path()).unwrap();
-        assert!(reloaded.tensors.values().all(|t| t.values.iter().all(|v| v.is_finite())));
+        assert!(
+            reloaded
+                .tensors
+                .values()
+                .all(|t| t.values.iter().all(|v| v.is_finite()))
+        );
     }
 }

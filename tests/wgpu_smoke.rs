@@ -28,7 +28,9 @@ fn wgpu_agrees_with_the_cpu() {
     };
     eprintln!("comparing {} with the CPU", gpu.description);
     let cpu = select(BackendChoice::Cpu).unwrap();
-    let image: Vec<f32> = (0..3 * 32 * 32).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let image: Vec<f32> = (0..3 * 32 * 32)
+        .map(|i| ((i * 37) % 101) as f32 / 100.0)
+        .collect();
     let (on_gpu, on_cpu) = (explainer(&gpu.device), explainer(&cpu.device));
     let (mu_g, _) = on_gpu.encode(&image);
     let (mu_c, _) = on_cpu.encode(&image);
@@ -39,6 +41,9 @@ fn wgpu_agrees_with_the_cpu() {
     let maps_c = on_cpu.attention(&image, 1, AttentionTarget::Mu, &GradCam);
     let scale = maps_c.overall.iter().fold(0.0f32, |m, v| m.max(*v));
     for (g, c) in maps_g.overall.iter().zip(maps_c.overall.iter()) {
-        assert!((g - c).abs() <= 1e-3 * scale + 1e-6, "overall map: wgpu {g} vs cpu {c}");
+        assert!(
+            (g - c).abs() <= 1e-3 * scale + 1e-6,
+            "overall map: wgpu {g} vs cpu {c}"
+        );
     }
 }

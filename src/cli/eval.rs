@@ -64,7 +64,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let ids: Vec<&str> = methods.iter().map(|m| m.id()).collect();
             debug_assert_eq!(ids[0], DEFAULT_METHOD);
             let (report, evaluations) = Report::build(&tests, &ids, notes, Some(stage))?;
-            (report, ids.iter().map(|s| s.to_string()).collect(), evaluations)
+            (
+                report,
+                ids.iter().map(|s| s.to_string()).collect(),
+                evaluations,
+            )
         }
     };
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();

@@ -40,7 +40,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
     let method = anomaly_method(&args.method).expect("clap checked the name");
-    let (size, channels) = (explainer.config.input_size as u32, explainer.config.channels);
+    let (size, channels) = (
+        explainer.config.input_size as u32,
+        explainer.config.channels,
+    );
     let bar = progress::bar(args.images.len() as u64, "explaining");
     for path in &args.images {
         let image = load_image(path)?;

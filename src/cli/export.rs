@@ -84,6 +84,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
-    eprintln!("wrote {} overlay(s) to {}", written.len(), args.out.display());
+    eprintln!(
+        "wrote {} overlay(s) to {}",
+        written.len(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -142,7 +142,10 @@ fn stage_arg(
     match layer {
         None => Ok(explainer.default_stage()),
         Some(k) if k < stages => Ok(k),
-        Some(k) => anyhow::bail!("--layer {k}: the model has {stages} encoder stages (0..{})", stages - 1),
+        Some(k) => anyhow::bail!(
+            "--layer {k}: the model has {stages} encoder stages (0..{})",
+            stages - 1
+        ),
     }
 }
 

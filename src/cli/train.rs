@@ -87,7 +87,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     )?;
     loading.finish_and_clear();
     for skipped in &data.skipped {
-        eprintln!("warning: skipped {}: {}", skipped.path.display(), skipped.reason);
+        eprintln!(
+            "warning: skipped {}: {}",
+            skipped.path.display(),
+            skipped.reason
+        );
     }
     eprintln!(
         "training on {} images ({} skipped), {} channel(s) at {} px, D = {}",
@@ -130,7 +134,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     })?;
     match outcome {
         TrainOutcome::Finished(_) => eprintln!("done: {}", args.out.display()),
-        TrainOutcome::Cancelled(_) => eprintln!("stopped; checkpoint kept in {}", args.out.display()),
+        TrainOutcome::Cancelled(_) => {
+            eprintln!("stopped; checkpoint kept in {}", args.out.display())
+        }
     }
     Ok(())
 }

@@ -25,7 +25,10 @@ pub fn open_backend(choice: BackendChoice) -> Result<(Backend, Option<SharedWgpu
             return Ok((cpu(format!("CPU (flex): no GPU adapter ({e})")), None));
         }
         Ok(Err(_)) | Err(_) if choice == BackendChoice::Auto => {
-            return Ok((cpu("CPU (flex): the wgpu driver panicked while opening".into()), None));
+            return Ok((
+                cpu("CPU (flex): the wgpu driver panicked while opening".into()),
+                None,
+            ));
         }
         Ok(Err(_)) | Err(_) => {
             // Forced wgpu: let the library describe why no adapter opens.

@@ -24,9 +24,15 @@ pub enum Command {
     /// Save the current model as a single-file checkpoint (the window asked before overwriting).
     SaveModel(PathBuf),
     /// Attention maps (all D dimensions, from mu), reconstruction and latent of one image.
-    Explain { path: PathBuf, stage: usize },
+    Explain {
+        path: PathBuf,
+        stage: usize,
+    },
     /// Decode one latent; only the newest queued one is served.
-    Decode { seq: u64, latent: Vec<f32> },
+    Decode {
+        seq: u64,
+        latent: Vec<f32>,
+    },
     /// A traversal grid: for each of `dims` (rows), `mu` with that dimension set to each value.
     Traverse {
         mu: Vec<f32>,
@@ -34,7 +40,9 @@ pub enum Command {
         values: Vec<f32>,
     },
     /// Anomaly maps of every test image for every method, then the evaluation report.
-    Score { stage: usize },
+    Score {
+        stage: usize,
+    },
     StartTraining(TrainRequest),
     PauseTraining,
     ResumeTraining,
@@ -73,7 +81,10 @@ pub struct TrainRequest {
 #[derive(Debug)]
 pub enum Event {
     /// The device in use, for the status bar.
-    Backend { description: String, is_gpu: bool },
+    Backend {
+        description: String,
+        is_gpu: bool,
+    },
     Data(Arc<DataSummary>),
     /// `OpenData` found an MVTec root with these categories: the user picks one.
     Categories(Vec<PathBuf>),

@@ -58,9 +58,8 @@ impl Engine {
                     BackendSource::Choice(choice) => match crate::backend::select(choice) {
                         Ok(backend) => backend,
                         Err(e) => {
-                            let _ = event_tx.send(Event::Error(format!(
-                                "{e}; falling back to the CPU"
-                            )));
+                            let _ = event_tx
+                                .send(Event::Error(format!("{e}; falling back to the CPU")));
                             crate::backend::select(BackendChoice::Cpu)
                                 .expect("the CPU backend always opens")
                         }

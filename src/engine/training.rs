@@ -73,7 +73,9 @@ impl TrainingHandle {
             std::thread::Builder::new()
                 .name("vaelens-train".into())
                 .spawn(move || {
-                    let result = run(request, &category, resume, backend, &events, &waker, train_tx, &cancel);
+                    let result = run(
+                        request, &category, resume, backend, &events, &waker, train_tx, &cancel,
+                    );
                     let _ = loopback.send(Command::TrainingEnded(result));
                 })
                 .expect("the OS can start a thread")
@@ -128,7 +130,10 @@ fn run(
 ) -> Result<(Box<Checkpoint>, bool), String> {
     notify(events, waker, Event::Training(TrainingStatus::Loading));
     if category.train.is_empty() {
-        return Err(format!("{} has no training images", category.root.display()));
+        return Err(format!(
+            "{} has no training images",
+            category.root.display()
+        ));
     }
     let model = match &resume {
         Some(checkpoint) => checkpoint.config.clone(),
@@ -149,7 +154,11 @@ fn run(
         notify(
             events,
             waker,
-            Event::Error(format!("skipped training image {}: {}", skipped.path.display(), skipped.reason)),
+            Event::Error(format!(
+                "skipped training image {}: {}",
+                skipped.path.display(),
+                skipped.reason
+            )),
         );
     }
     notify(events, waker, Event::Training(TrainingStatus::Running));

@@ -17,7 +17,9 @@ use super::messages::{
 use super::training::TrainingHandle;
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
-use crate::data::{Category, DataError, LayoutKind, discover_categories, load_image, to_model_input};
+use crate::data::{
+    Category, DataError, LayoutKind, discover_categories, load_image, to_model_input,
+};
 use crate::eval::{Report, ScoredTest, score_test_set};
 use crate::explain::cam::GradCam;
 use crate::explain::{AnomalyMethod, AttentionTarget, Explainer, anomaly_methods, image_from_chw};
@@ -119,14 +121,18 @@ impl Worker {
                         .cloned()
                         .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                         .unwrap_or_else(|| "unknown panic".into());
-                    self.send(Event::Error(format!("internal error (the explorer keeps running): {what}")));
+                    self.send(Event::Error(format!(
+                        "internal error (the explorer keeps running): {what}"
+                    )));
                 }
             }
             if self.scoring.is_some() {
                 let step = std::panic::catch_unwind(AssertUnwindSafe(|| self.score_step()));
                 if step.is_err() {
                     self.scoring = None;
-                    self.send(Event::Error("scoring the test set failed with an internal error".into()));
+                    self.send(Event::Error(
+                        "scoring the test set failed with an internal error".into(),
+                    ));
                 }
             }
         }
@@ -233,8 +239,10 @@ impl Worker {
         } else {
             Checkpoint::load_file(path)
         };
-        if let Err(e) = self.install_model(loaded.map_err(|e| e.to_string()), path.display().to_string())
-        {
+        if let Err(e) = self.install_model(
+            loaded.map_err(|e| e.to_string()),
+            path.display().to_string(),
+        ) {
             self.send(Event::Error(e));
         }
     }
@@ -277,7 +285,9 @@ impl Worker {
 
     fn save_model(&mut self, path: &Path) {
         let Some(model) = &self.model else {
-            self.send(Event::Error("no model to save: load or train one first".into()));
+            self.send(Event::Error(
+                "no model to save: load or train one first".into(),
+            ));
             return;
         };
         match model.checkpoint.save_file(path, false) {
@@ -354,7 +364,13 @@ impl Worker {
             .decode(latent)
             .into_iter()
             .next()
-            .map(|chw| to_rgba(&image_from_chw(&chw, config.channels, config.input_size as u32)))
+            .map(|chw| {
+                to_rgba(&image_from_chw(
+                    &chw,
+                    config.channels,
+                    config.input_size as u32,
+                ))
+            })
             .unwrap_or_default();
         self.send(Event::Decoded { seq, image });
     }
@@ -371,9 +387,19 @@ impl Worker {
             .explainer
             .traversal(mu, &dims, &values)
             .iter()
-            .map(|chw| to_rgba(&image_from_chw(chw, config.channels, config.input_size as u32)))
+            .map(|chw| {
+                to_rgba(&image_from_chw(
+                    chw,
+                    config.channels,
+                    config.input_size as u32,
+                ))
+            })
             .collect();
-        self.send(Event::Traversal { dims, values, tiles });
+        self.send(Event::Traversal {
+            dims,
+            values,
+            tiles,
+        });
     }
 
     fn start_scoring(&mut self, stage: usize) {
@@ -454,12 +480,16 @@ impl Worker {
         let scoring = self.scoring.take().expect("checked above");
         let method_ids: Vec<&'static str> = self.methods.iter().map(|m| m.id()).collect();
         let mut notes = scoring.notes;
-        let (report, evaluations): (Option<Report>, Vec<Evaluation>) = if scoring.tests.is_empty()
-        {
+        let (report, evaluations): (Option<Report>, Vec<Evaluation>) = if scoring.tests.is_empty() {
             notes.push("no test image could be scored".into());
             (None, Vec::new())
         } else {
-            match Report::build(&scoring.tests, &method_ids, notes.clone(), Some(scoring.stage)) {
+            match Report::build(
+                &scoring.tests,
+                &method_ids,
+                notes.clone(),
+                Some(scoring.stage),
+            ) {
                 Ok((report, evaluations)) => (Some(report), evaluations),
                 Err(e) => {
                     notes.push(e.to_string());
@@ -482,7 +512,9 @@ impl Worker {
 
     fn start_training(&mut self, request: TrainRequest) {
         if self.training.is_some() {
-            self.send(Event::Error("training is already running; stop it first".into()));
+            self.send(Event::Error(
+                "training is already running; stop it first".into(),
+            ));
             return;
         }
         let Some(category) = self.category.clone() else {
@@ -539,7 +571,9 @@ impl Worker {
             }
             Err(e) => {
                 self.send(Event::Error(format!("training failed: {e}")));
-                self.send(Event::Training(TrainingStatus::Ended(format!("failed: {e}"))));
+                self.send(Event::Training(TrainingStatus::Ended(format!(
+                    "failed: {e}"
+                ))));
             }
         }
     }
@@ -552,7 +586,9 @@ impl Worker {
         overwrite: bool,
     ) {
         let Some(scored) = &self.scored else {
-            self.send(Event::Error("score the test set before exporting overlays".into()));
+            self.send(Event::Error(
+                "score the test set before exporting overlays".into(),
+            ));
             return;
         };
         if method >= scored.method_ids.len() {
@@ -561,9 +597,16 @@ impl Worker {
         let scored = scored.clone();
         let events = self.events.clone();
         let waker = self.waker.clone();
-        let result = export_overlays(&scored.tests, method, options, out, overwrite, &mut |done, total| {
-            notify(&events, &waker, Event::ExportProgress { done, total });
-        });
+        let result = export_overlays(
+            &scored.tests,
+            method,
+            options,
+            out,
+            overwrite,
+            &mut |done, total| {
+                notify(&events, &waker, Event::ExportProgress { done, total });
+            },
+        );
         match result {
             Ok(paths) => self.send(Event::Written {
                 what: format!("{} overlay(s) to {}", paths.len(), out.display()),
@@ -575,11 +618,15 @@ impl Worker {
 
     fn write_report(&mut self, path: &Path) {
         let Some(scored) = &self.scored else {
-            self.send(Event::Error("score the test set before writing the report".into()));
+            self.send(Event::Error(
+                "score the test set before writing the report".into(),
+            ));
             return;
         };
         let Some(report) = &scored.report else {
-            self.send(Event::Error("the evaluation has no report (see its notes)".into()));
+            self.send(Event::Error(
+                "the evaluation has no report (see its notes)".into(),
+            ));
             return;
         };
         match report.write(path, &scored.method_ids, &scored.evaluations) {
@@ -598,8 +645,12 @@ impl Worker {
 /// Keeps the newest `Decode` and the newest `Explain` of a batch (at their last positions); every
 /// other command is kept in order.
 pub(crate) fn coalesce(batch: Vec<Command>) -> Vec<Command> {
-    let last_decode = batch.iter().rposition(|c| matches!(c, Command::Decode { .. }));
-    let last_explain = batch.iter().rposition(|c| matches!(c, Command::Explain { .. }));
+    let last_decode = batch
+        .iter()
+        .rposition(|c| matches!(c, Command::Decode { .. }));
+    let last_explain = batch
+        .iter()
+        .rposition(|c| matches!(c, Command::Explain { .. }));
     batch
         .into_iter()
         .enumerate()
@@ -619,12 +670,27 @@ mod tests {
     #[test]
     fn only_the_newest_decode_and_explain_survive() {
         let batch = vec![
-            Command::Decode { seq: 1, latent: vec![] },
-            Command::Explain { path: "a".into(), stage: 0 },
-            Command::Decode { seq: 2, latent: vec![] },
+            Command::Decode {
+                seq: 1,
+                latent: vec![],
+            },
+            Command::Explain {
+                path: "a".into(),
+                stage: 0,
+            },
+            Command::Decode {
+                seq: 2,
+                latent: vec![],
+            },
             Command::PauseTraining,
-            Command::Explain { path: "b".into(), stage: 0 },
-            Command::Decode { seq: 3, latent: vec![] },
+            Command::Explain {
+                path: "b".into(),
+                stage: 0,
+            },
+            Command::Decode {
+                seq: 3,
+                latent: vec![],
+            },
         ];
         let kept = coalesce(batch);
         assert_eq!(kept.len(), 3);

@@ -27,8 +27,8 @@ pub fn load_maps_dir(category: &Category, maps_dir: &Path) -> Result<Vec<ScoredT
             reason,
         };
         let map = load_float_tiff(&map_path).map_err(|e| bad(e.to_string()))?;
-        let (width, height) =
-            image::image_dimensions(&test.path).map_err(|e| bad(format!("{}: {e}", test.path.display())))?;
+        let (width, height) = image::image_dimensions(&test.path)
+            .map_err(|e| bad(format!("{}: {e}", test.path.display())))?;
         if map.dimensions() != (width, height) {
             return Err(bad(format!(
                 "map is {}x{} but its image {} is {width}x{height}",
@@ -39,7 +39,8 @@ pub fn load_maps_dir(category: &Category, maps_dir: &Path) -> Result<Vec<ScoredT
         }
         let mask = match &test.mask {
             Some(mask_path) if test.defect != "good" => Some(
-                load_mask(mask_path, (width, height), &test.path).map_err(|e| bad(e.to_string()))?,
+                load_mask(mask_path, (width, height), &test.path)
+                    .map_err(|e| bad(e.to_string()))?,
             ),
             _ => None,
         };

@@ -101,7 +101,10 @@ impl Report {
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let mut written = Vec::new();
         for (id, evaluation) in method_ids.iter().zip(evaluations) {
-            written.extend(write_curves_csv(evaluation, &dir.join(format!("{stem}_{id}_")))?);
+            written.extend(write_curves_csv(
+                evaluation,
+                &dir.join(format!("{stem}_{id}_")),
+            )?);
         }
         Ok(written)
     }

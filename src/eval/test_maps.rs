@@ -65,7 +65,9 @@ pub fn score_test_set(
         progress(n + 1, category.test.len());
     }
     if scored.is_empty() {
-        return Err(EvalError::NothingLoaded(notes.first().cloned().unwrap_or_default()));
+        return Err(EvalError::NothingLoaded(
+            notes.first().cloned().unwrap_or_default(),
+        ));
     }
     Ok((scored, notes))
 }
@@ -79,9 +81,9 @@ fn score_one(
     let image = load_image(&test.path).map_err(|e| e.to_string())?;
     let (width, height) = (image.width(), image.height());
     let mask = match &test.mask {
-        Some(mask_path) if test.defect != "good" => Some(
-            load_mask(mask_path, (width, height), &test.path).map_err(|e| e.to_string())?,
-        ),
+        Some(mask_path) if test.defect != "good" => {
+            Some(load_mask(mask_path, (width, height), &test.path).map_err(|e| e.to_string())?)
+        }
         _ => None,
     };
     let input = to_model_input(

@@ -61,10 +61,7 @@ pub fn stage_gradients(
     let features = model.encoder.stage_features(input, stage).detach();
     let [_, channels, side, _] = features.dims();
     let latent_dim = model.encoder.mu.weight.dims()[1];
-    let copies = features
-        .clone()
-        .repeat_dim(0, latent_dim)
-        .require_grad();
+    let copies = features.clone().repeat_dim(0, latent_dim).require_grad();
     let posterior = model.encoder.head_from_stage(copies.clone(), stage);
     // Copy i contributes only its own dimension i.
     let own = Tensor::<2>::eye(latent_dim, &device);
@@ -75,7 +72,12 @@ pub fn stage_gradients(
             let var_x = Tensor::<1>::from_floats(stats.var.as_slice(), &device).unsqueeze::<2>();
             let d = (posterior.mu.clone() - mu_x) / (var_x + posterior.logvar.clone().exp()).sqrt();
             // Every copy holds the same image, so any row of d is the image's d.
-            let row = host(d.clone().detach().slice([0..1, 0..latent_dim]).flatten::<1>(0, 1));
+            let row = host(
+                d.clone()
+                    .detach()
+                    .slice([0..1, 0..latent_dim])
+                    .flatten::<1>(0, 1),
+            );
             ((d.abs() * own).sum(), Some(row))
         }
     };

@@ -85,7 +85,9 @@ impl AnomalyPanel {
                     .iter()
                     .flat_map(|t| t.maps[m].scores.iter().copied())
                     .filter(|v| v.is_finite())
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(v), hi.max(v))
+                    });
                 if lo <= hi { (lo, hi) } else { (0.0, 1.0) }
             })
             .collect();
@@ -148,7 +150,11 @@ impl AnomalyPanel {
         let (truth_pixels, overlap) = match &test.mask {
             Some(truth) => (
                 truth.iter().filter(|&&t| t).count(),
-                truth.iter().zip(mask.as_raw()).filter(|&(&t, &p)| t && p != 0).count(),
+                truth
+                    .iter()
+                    .zip(mask.as_raw())
+                    .filter(|&(&t, &p)| t && p != 0)
+                    .count(),
             ),
             None => (0, 0),
         };
@@ -160,7 +166,13 @@ impl AnomalyPanel {
         }
     }
 
-    fn render(&mut self, ctx: &egui::Context, shared: &mut Shared, set: &Arc<ScoredSet>, index: usize) {
+    fn render(
+        &mut self,
+        ctx: &egui::Context,
+        shared: &mut Shared,
+        set: &Arc<ScoredSet>,
+        index: usize,
+    ) {
         let key = RenderKey {
             set: Arc::as_ptr(set) as usize,
             test: index,
@@ -182,7 +194,9 @@ impl AnomalyPanel {
             },
             None => shared.error(format!("{}: cannot draw the overlay", test.path.display())),
         }
-        if self.original.as_ref().is_none_or(|(i, _)| *i != index) || self.rendered.as_ref().is_none_or(|r| r.set != key.set) {
+        if self.original.as_ref().is_none_or(|(i, _)| *i != index)
+            || self.rendered.as_ref().is_none_or(|r| r.set != key.set)
+        {
             if let Ok(img) = crate::data::load_image(&test.path) {
                 let tex = textures::texture(ctx, "anomaly:original", &crate::render::to_rgba(&img));
                 self.original = Some((index, tex));
@@ -194,11 +208,16 @@ impl AnomalyPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         let Some(set) = shared.scored.clone() else {
             ui.label(match (&shared.model, &shared.data, shared.scoring) {
-                (None, _, _) => "No model: train one in the Training panel or load a checkpoint.".to_string(),
-                (_, Some(d), _) if d.category.test.is_empty() => {
-                    "This data set has no test split (CAT/test/<defect>/): nothing to inspect.".to_string()
+                (None, _, _) => {
+                    "No model: train one in the Training panel or load a checkpoint.".to_string()
                 }
-                (_, _, Some((done, total))) => format!("Computing anomaly maps: {done}/{total} test images..."),
+                (_, Some(d), _) if d.category.test.is_empty() => {
+                    "This data set has no test split (CAT/test/<defect>/): nothing to inspect."
+                        .to_string()
+                }
+                (_, _, Some((done, total))) => {
+                    format!("Computing anomaly maps: {done}/{total} test images...")
+                }
                 _ => "Waiting for anomaly maps...".to_string(),
             });
             return;
@@ -213,12 +232,22 @@ impl AnomalyPanel {
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
             ui.checkbox(&mut self.show_truth, "Ground-truth contour");
         });
-        if let (Some(&(lo, hi)), Some(t)) = (self.ranges.get(self.method), self.thresholds.get_mut(self.method)) {
+        if let (Some(&(lo, hi)), Some(t)) = (
+            self.ranges.get(self.method),
+            self.thresholds.get_mut(self.method),
+        ) {
             ui.horizontal(|ui| {
                 ui.spacing_mut().slider_width = 420.0;
-                ui.add(egui::Slider::new(t, lo..=hi).text("Threshold").custom_formatter(|v, _| format!("{v:.4e}")));
-                if let Some(f1) = set.evaluations.get(self.method).and_then(|e| e.overall.f1_threshold)
-                    && ui.button(format!("F1-max threshold ({f1:.4})")).clicked()
+                ui.add(
+                    egui::Slider::new(t, lo..=hi)
+                        .text("Threshold")
+                        .custom_formatter(|v, _| format!("{v:.4e}")),
+                );
+                if let Some(f1) = set
+                    .evaluations
+                    .get(self.method)
+                    .and_then(|e| e.overall.f1_threshold)
+                    && ui.button(format!("F1-max threshold ({f1:.4e})")).clicked()
                 {
                     *t = f1 as f32;
                 }
@@ -239,7 +268,10 @@ impl AnomalyPanel {
                 }
             });
             ui.vertical(|ui| {
-                ui.strong(format!("{} overlay: white = predicted mask, magenta = ground truth", set.method_ids[self.method]));
+                ui.strong(format!(
+                    "{} overlay: white = predicted mask, magenta = ground truth",
+                    set.method_ids[self.method]
+                ));
                 if let Some(tex) = &self.texture {
                     textures::show(ui, tex, side);
                 }
@@ -249,12 +281,15 @@ impl AnomalyPanel {
                 ui.label(format!("{} / {}", test.defect, test.stem()));
                 ui.label(format!("{} x {} px", test.width, test.height));
                 if let Some(f) = &self.figures {
-                    ui.label(format!("image score: {:.5}", f.image_score));
+                    ui.label(format!("image score: {:.4e}", f.image_score));
                     ui.label(format!("predicted pixels: {}", f.predicted_pixels));
                     if test.mask.is_some() {
                         ui.label(format!("ground-truth pixels: {}", f.truth_pixels));
                         let union = f.predicted_pixels + f.truth_pixels - f.overlap;
-                        ui.label(format!("IoU: {:.3}", f.overlap as f64 / union.max(1) as f64));
+                        ui.label(format!(
+                            "IoU: {:.3}",
+                            f.overlap as f64 / union.max(1) as f64
+                        ));
                         ui.label(format!(
                             "pixel recall: {:.3}",
                             f.overlap as f64 / f.truth_pixels.max(1) as f64
@@ -267,22 +302,33 @@ impl AnomalyPanel {
                 }
                 ui.label("Image scores per method:");
                 for (m, id) in set.method_ids.iter().enumerate() {
-                    ui.label(format!("  {id}: {:.5}", test.maps[m].image_score));
+                    ui.label(format!("  {id}: {:.4e}", test.maps[m].image_score));
                 }
                 ui.separator();
                 ui.strong("Export");
-                textures::labelled(ui, "Overlay file", egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0));
+                textures::labelled(
+                    ui,
+                    "Overlay file",
+                    egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0),
+                );
                 if ui.button("Save this overlay (PNG)").clicked() {
                     let path = PathBuf::from(self.export_path.trim());
                     shared.actions.push(Action::Write(Write::Overlay(path)));
                 }
-                textures::labelled(ui, "Overlay folder", egui::TextEdit::singleline(&mut self.export_dir).desired_width(220.0));
+                textures::labelled(
+                    ui,
+                    "Overlay folder",
+                    egui::TextEdit::singleline(&mut self.export_dir).desired_width(220.0),
+                );
                 if ui.button("Export all test overlays").clicked() {
                     let dir = PathBuf::from(self.export_dir.trim());
                     shared.actions.push(Action::Write(Write::AllOverlays(dir)));
                 }
                 if let Some((done, total)) = shared.export {
-                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(format!("{done}/{total}")));
+                    ui.add(
+                        egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                            .text(format!("{done}/{total}")),
+                    );
                 }
             });
         });

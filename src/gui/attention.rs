@@ -86,11 +86,19 @@ impl AttentionPanel {
         let maps = &explained.maps;
         let base = &explained.input;
         let common = Scale::covering(maps.per_dim.iter());
-        let scale_of = |m: &crate::map::FloatMap| if self.common_scale { common } else { Scale::of(m) };
-        let same_image = self
-            .rendered
-            .as_ref()
-            .is_some_and(|r| r.explained == key.explained && r.common_scale == key.common_scale && r.cmap == key.cmap && r.opacity_pct == key.opacity_pct);
+        let scale_of = |m: &crate::map::FloatMap| {
+            if self.common_scale {
+                common
+            } else {
+                Scale::of(m)
+            }
+        };
+        let same_image = self.rendered.as_ref().is_some_and(|r| {
+            r.explained == key.explained
+                && r.common_scale == key.common_scale
+                && r.cmap == key.cmap
+                && r.opacity_pct == key.opacity_pct
+        });
         if !same_image {
             self.tiles = maps
                 .per_dim
@@ -101,10 +109,23 @@ impl AttentionPanel {
                     textures::texture(ctx, format!("attention:{i}"), &img)
                 })
                 .collect();
-            self.original = Some(textures::texture(ctx, "attention:original", &explained.original));
+            self.original = Some(textures::texture(
+                ctx,
+                "attention:original",
+                &explained.original,
+            ));
         }
-        let picked: Vec<usize> = self.picked.iter().copied().filter(|&i| i < maps.per_dim.len()).collect();
-        let overall = if picked.is_empty() { maps.overall.clone() } else { maps.overall_of(&picked) };
+        let picked: Vec<usize> = self
+            .picked
+            .iter()
+            .copied()
+            .filter(|&i| i < maps.per_dim.len())
+            .collect();
+        let overall = if picked.is_empty() {
+            maps.overall.clone()
+        } else {
+            maps.overall_of(&picked)
+        };
         let img = heat_overlay(base, &overall, self.cmap, Scale::of(&overall), self.opacity);
         self.overall = Some(textures::texture(ctx, "attention:overall", &img));
         self.rendered = Some(key);
@@ -125,8 +146,10 @@ impl AttentionPanel {
         };
         self.render(ui.ctx(), &explained);
         let order = self.order(&explained);
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
+        egui::Panel::left("attention-image")
+            .resizable(false)
+            .exact_size(272.0)
+            .show(ui, |ui| {
                 ui.strong("Image");
                 if let Some(t) = &self.original {
                     textures::show(ui, t, 256.0);
@@ -140,41 +163,48 @@ impl AttentionPanel {
                     textures::show(ui, t, 256.0);
                 }
                 ui.small(explained.path.display().to_string());
+                ui.small("Click maps to pick dimensions.");
             });
-            ui.separator();
-            egui::ScrollArea::vertical().id_salt("gallery").show(ui, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    for &i in &order {
-                        let Some(tex) = self.tiles.get(i) else { continue };
-                        let picked = self.picked.contains(&i);
-                        ui.vertical(|ui| {
-                            let frame = egui::Frame::NONE
-                                .stroke(if picked {
-                                    egui::Stroke::new(3.0, egui::Color32::from_rgb(255, 200, 0))
-                                } else {
-                                    egui::Stroke::new(1.0, egui::Color32::from_gray(60))
-                                })
-                                .inner_margin(2.0);
-                            let response = frame.show(ui, |ui| textures::show(ui, tex, self.tile)).inner;
-                            let label = ui.selectable_label(
-                                picked,
-                                format!(
-                                    "z{i}  KL {:.2}  |d| {:.2}",
-                                    explained.kl[i],
-                                    explained.difference[i].abs()
-                                ),
-                            );
-                            if response.clicked() || label.clicked() {
-                                if picked {
-                                    self.picked.remove(&i);
-                                } else {
-                                    self.picked.insert(i);
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("gallery")
+                .show(ui, |ui| {
+                    ui.horizontal_wrapped(|ui| {
+                        for &i in &order {
+                            let Some(tex) = self.tiles.get(i) else {
+                                continue;
+                            };
+                            let picked = self.picked.contains(&i);
+                            ui.vertical(|ui| {
+                                let frame = egui::Frame::NONE
+                                    .stroke(if picked {
+                                        egui::Stroke::new(3.0, egui::Color32::from_rgb(255, 200, 0))
+                                    } else {
+                                        egui::Stroke::new(1.0, egui::Color32::from_gray(60))
+                                    })
+                                    .inner_margin(2.0);
+                                let response = frame
+                                    .show(ui, |ui| textures::show(ui, tex, self.tile))
+                                    .inner;
+                                let label = ui.selectable_label(
+                                    picked,
+                                    format!(
+                                        "z{i}  KL {:.2}  |d| {:.2}",
+                                        explained.kl[i],
+                                        explained.difference[i].abs()
+                                    ),
+                                );
+                                if response.clicked() || label.clicked() {
+                                    if picked {
+                                        self.picked.remove(&i);
+                                    } else {
+                                        self.picked.insert(i);
+                                    }
                                 }
-                            }
-                        });
-                    }
+                            });
+                        }
+                    });
                 });
-            });
         });
     }
 
@@ -182,7 +212,11 @@ impl AttentionPanel {
         ui.horizontal_wrapped(|ui| {
             ui.label("Sort by");
             ui.selectable_value(&mut self.sort, SortBy::Kl, "KL");
-            ui.selectable_value(&mut self.sort, SortBy::Difference, "|d| (normal difference)");
+            ui.selectable_value(
+                &mut self.sort,
+                SortBy::Difference,
+                "|d| (normal difference)",
+            );
             ui.selectable_value(&mut self.sort, SortBy::Index, "index");
             ui.separator();
             if let Some(model) = &shared.model {

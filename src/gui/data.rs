@@ -83,7 +83,10 @@ impl DataPanel {
             ui.label("This folder holds several categories; pick one:");
             ui.horizontal_wrapped(|ui| {
                 for dir in self.categories.clone() {
-                    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let name = dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     if ui.button(name).clicked() {
                         self.path_text = dir.display().to_string();
                         shared.open_data(&dir);

@@ -19,7 +19,11 @@ pub fn point_at(curve: &[CurvePoint], threshold: f32) -> Option<CurvePoint> {
     curve
         .iter()
         .filter(|p| p.threshold.is_some_and(|t| t >= threshold))
-        .min_by(|a, b| a.threshold.unwrap_or(0.0).total_cmp(&b.threshold.unwrap_or(0.0)))
+        .min_by(|a, b| {
+            a.threshold
+                .unwrap_or(0.0)
+                .total_cmp(&b.threshold.unwrap_or(0.0))
+        })
         .or_else(|| curve.first())
         .copied()
 }
@@ -34,7 +38,7 @@ fn row(ui: &mut egui::Ui, name: &str, f: &Figures) {
     ui.label(cell(f.au_pro));
     ui.label(cell(f.image_auroc));
     ui.label(cell(f.f1_max));
-    ui.label(f.f1_threshold.map_or("-".into(), |t| format!("{t:.5}")));
+    ui.label(f.f1_threshold.map_or("-".into(), |t| format!("{t:.4e}")));
     ui.label(f.n_images.to_string());
     ui.end_row();
 }
@@ -44,7 +48,9 @@ impl MetricsPanel {
         let Some(set) = shared.scored.clone() else {
             ui.label(match shared.scoring {
                 Some((done, total)) => format!("Scoring the test set: {done}/{total}..."),
-                None => "No evaluation yet: it needs a model and a data set with a test split.".into(),
+                None => {
+                    "No evaluation yet: it needs a model and a data set with a test split.".into()
+                }
             });
             return;
         };
@@ -64,7 +70,15 @@ impl MetricsPanel {
             return;
         };
         egui::Grid::new("figures").striped(true).show(ui, |ui| {
-            for h in ["scope", "pixel AUROC", "AU-PRO@0.3", "image AUROC", "F1-max", "F1 threshold", "images"] {
+            for h in [
+                "scope",
+                "pixel AUROC",
+                "AU-PRO@0.3",
+                "image AUROC",
+                "F1-max",
+                "F1 threshold",
+                "images",
+            ] {
                 ui.strong(h);
             }
             ui.end_row();
@@ -76,15 +90,23 @@ impl MetricsPanel {
         let threshold = anomaly.threshold();
         ui.horizontal(|ui| {
             if let Some(t) = threshold {
-                ui.label(format!("Current threshold: {t:.5} (shared with the Anomaly panel)"));
+                ui.label(format!(
+                    "Current threshold: {t:.4e} (shared with the Anomaly panel)"
+                ));
             }
             if let Some(f1) = evaluation.overall.f1_threshold
-                && ui.button(format!("Use F1-max threshold ({f1:.5})")).clicked()
+                && ui
+                    .button(format!("Use F1-max threshold ({f1:.4e})"))
+                    .clicked()
             {
                 anomaly.set_threshold(f1 as f32);
             }
             ui.separator();
-            super::textures::labelled(ui, "Report file", egui::TextEdit::singleline(&mut shared.report_path).desired_width(220.0));
+            super::textures::labelled(
+                ui,
+                "Report file",
+                egui::TextEdit::singleline(&mut shared.report_path).desired_width(220.0),
+            );
             if ui.button("Write report (JSON + CSV curves)").clicked() {
                 let path = PathBuf::from(shared.report_path.trim());
                 shared.actions.push(Action::Write(Write::Report(path)));
@@ -114,7 +136,9 @@ impl MetricsPanel {
                         .show(ui, |plot| {
                             plot.line(Line::new(title, points));
                             if let Some(limit) = limit {
-                                plot.vline(VLine::new("FPR limit", limit).color(egui::Color32::GRAY));
+                                plot.vline(
+                                    VLine::new("FPR limit", limit).color(egui::Color32::GRAY),
+                                );
                             }
                             if let Some(p) = marker {
                                 plot.points(
@@ -125,7 +149,12 @@ impl MetricsPanel {
                             }
                         });
                     if let Some(p) = marker {
-                        ui.small(format!("at the threshold: FPR {:.4}, {} {:.4}", p.fpr, if limit.is_some() { "PRO" } else { "TPR" }, p.y));
+                        ui.small(format!(
+                            "at the threshold: FPR {:.4}, {} {:.4}",
+                            p.fpr,
+                            if limit.is_some() { "PRO" } else { "TPR" },
+                            p.y
+                        ));
                     }
                 });
             }

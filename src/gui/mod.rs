@@ -93,17 +93,24 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
     if let Some(setup) = shared_wgpu {
         // One device for compute and drawing: burn created it with the adapter's own features
         // and limits, which the window's renderer accepts as they are.
-        native.wgpu_options.wgpu_setup = egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
-            instance: setup.instance,
-            adapter: setup.adapter,
-            device: setup.device,
-            queue: setup.queue,
-        });
+        native.wgpu_options.wgpu_setup =
+            egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
+                instance: setup.instance,
+                adapter: setup.adapter,
+                device: setup.device,
+                queue: setup.queue,
+            });
     }
     eframe::run_native(
         "vaelens",
         native,
-        Box::new(move |cc| Ok(Box::new(App::with_source(cc, options, BackendSource::Ready(backend))))),
+        Box::new(move |cc| {
+            Ok(Box::new(App::with_source(
+                cc,
+                options,
+                BackendSource::Ready(backend),
+            )))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("the window could not run: {e}"))
 }
@@ -128,6 +135,7 @@ pub struct App {
     ready_since: Option<Instant>,
     pending_screenshot: Option<PathBuf>,
     started: bool,
+    created: Instant,
     options: GuiOptions,
 }
 
@@ -166,6 +174,7 @@ impl App {
             ready_since: None,
             pending_screenshot: None,
             started: false,
+            created: Instant::now(),
             options,
         }
     }
@@ -177,12 +186,20 @@ impl App {
 
     /// Opens the data and model given at start (or the bundled ones).
     fn start(&mut self) {
-        let data = self.options.data_dir.clone().or_else(|| bundled("sample_data/brick"));
+        let data = self
+            .options
+            .data_dir
+            .clone()
+            .or_else(|| bundled("sample_data/brick"));
         match data {
             Some(dir) => self.shared.open_data(&dir),
             None => self.shared.info("open a data folder to begin (Data panel)"),
         }
-        let model = self.options.model.clone().or_else(|| bundled("assets/brick.safetensors"));
+        let model = self
+            .options
+            .model
+            .clone()
+            .or_else(|| bundled("assets/brick.safetensors"));
         match model {
             Some(path) => self.send(Command::LoadModel(path)),
             None => self
@@ -193,7 +210,10 @@ impl App {
 
     fn handle_event(&mut self, ctx: &egui::Context, event: Event) {
         match event {
-            Event::Backend { description, is_gpu } => {
+            Event::Backend {
+                description,
+                is_gpu,
+            } => {
                 self.shared.backend = description;
                 self.shared.backend_is_gpu = is_gpu;
             }
@@ -210,9 +230,11 @@ impl App {
             }
             Event::Explained(explained) => self.shared.set_explained(explained),
             Event::Decoded { seq, image } => self.traversal.on_decoded(ctx, seq, image),
-            Event::Traversal { dims, values, tiles } => {
-                self.traversal.on_grid(ctx, dims, values, tiles)
-            }
+            Event::Traversal {
+                dims,
+                values,
+                tiles,
+            } => self.traversal.on_grid(ctx, dims, values, tiles),
             Event::ScoringProgress { done, total } => self.shared.scoring = Some((done, total)),
             Event::Scored(set) => {
                 self.shared.scoring = None;
@@ -265,11 +287,14 @@ impl App {
                 {
                     Ok(()) => {
                         self.shared.last_written = vec![path.clone()];
-                        self.shared.info(format!("wrote overlay {}", path.display()));
+                        self.shared
+                            .info(format!("wrote overlay {}", path.display()));
                     }
                     Err(e) => self.shared.error(format!("{}: {e}", path.display())),
                 },
-                None => self.shared.error("no overlay to export: pick a scored test image".into()),
+                None => self
+                    .shared
+                    .error("no overlay to export: pick a scored test image".into()),
             },
             Write::AllOverlays(out) => {
                 let options = self.anomaly.overlay_options();
@@ -287,7 +312,8 @@ impl App {
                 {
                     Ok(()) => {
                         self.shared.last_written = vec![path.clone()];
-                        self.shared.info(format!("wrote traversal grid {}", path.display()));
+                        self.shared
+                            .info(format!("wrote traversal grid {}", path.display()));
                     }
                     Err(e) => self.shared.error(format!("{}: {e}", path.display())),
                 },
@@ -321,11 +347,16 @@ impl App {
         match result {
             Ok(()) => {
                 self.shared.last_written = vec![path.clone()];
-                self.shared.info(format!("wrote screenshot {}", path.display()));
+                self.shared
+                    .info(format!("wrote screenshot {}", path.display()));
             }
             Err(e) => self.shared.error(format!("{}: {e}", path.display())),
         }
-        if self.startup_screenshot.as_ref().is_some_and(|(p, exit)| *p == path && *exit) {
+        if self
+            .startup_screenshot
+            .as_ref()
+            .is_some_and(|(p, exit)| *p == path && *exit)
+        {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
     }
@@ -336,7 +367,10 @@ impl App {
         if self.pending_screenshot.is_some() {
             return None;
         }
-        let ready = self.shared.is_ready() && self.shared.scoring.is_none();
+        // Maps on screen, or (no model, nothing to wait for) a while after start.
+        let waited = self.created.elapsed()
+            > Duration::from_secs(if self.shared.model.is_some() { 120 } else { 8 });
+        let ready = (self.shared.is_ready() && self.shared.scoring.is_none()) || waited;
         match (ready, self.ready_since) {
             (true, None) => self.ready_since = Some(Instant::now()),
             (true, Some(since)) if since.elapsed() > Duration::from_millis(800) => {
@@ -365,7 +399,9 @@ impl App {
             );
             if ui.button("Save screenshot").clicked() {
                 let path = PathBuf::from(self.shared.screenshot_path.trim());
-                self.shared.actions.push(Action::Write(shared::Write::Screenshot(path)));
+                self.shared
+                    .actions
+                    .push(Action::Write(shared::Write::Screenshot(path)));
             }
         });
     }
@@ -499,7 +535,9 @@ impl eframe::App for App {
             Tab::Data => self.data.ui(ui, &mut self.shared),
             Tab::Training => self.training.ui(ui, &mut self.shared),
             Tab::Attention => self.attention.ui(ui, &mut self.shared),
-            Tab::Traversal => self.traversal.ui(ui, &mut self.shared, &self.attention.picked),
+            Tab::Traversal => self
+                .traversal
+                .ui(ui, &mut self.shared, &self.attention.picked),
             Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
             Tab::Metrics => self.metrics.ui(ui, &mut self.shared, &mut self.anomaly),
         });

@@ -149,7 +149,11 @@ impl Shared {
     }
 
     pub fn set_scored(&mut self, set: Arc<ScoredSet>) {
-        if self.model.as_ref().is_some_and(|m| m.generation == set.generation) {
+        if self
+            .model
+            .as_ref()
+            .is_some_and(|m| m.generation == set.generation)
+        {
             self.scored = Some(set);
         }
     }
@@ -194,10 +198,9 @@ impl Shared {
         }
         if let Some(path) = &self.selected {
             let want = (path.clone(), self.stage, generation);
-            let have = self
-                .explained
-                .as_ref()
-                .is_some_and(|e| e.path == *path && e.stage == self.stage && e.generation == generation);
+            let have = self.explained.as_ref().is_some_and(|e| {
+                e.path == *path && e.stage == self.stage && e.generation == generation
+            });
             if !have && self.requested.as_ref() != Some(&want) {
                 self.send(Command::Explain {
                     path: path.clone(),
@@ -206,7 +209,10 @@ impl Shared {
                 self.requested = Some(want);
             }
         }
-        let has_tests = self.data.as_ref().is_some_and(|d| !d.category.test.is_empty());
+        let has_tests = self
+            .data
+            .as_ref()
+            .is_some_and(|d| !d.category.test.is_empty());
         let want = (self.stage, generation);
         let have = self
             .scored
@@ -240,11 +246,11 @@ impl Shared {
         let mut clicked = None;
         let scroll = std::mem::take(&mut self.scroll_to_selected);
         egui::ScrollArea::vertical().show(ui, |ui| {
-            let groups = data
-                .groups
-                .iter()
-                .filter(|g| g.name != "train")
-                .chain(data.groups.iter().filter(|g| g.name == "train" && !test_only));
+            let groups = data.groups.iter().filter(|g| g.name != "train").chain(
+                data.groups
+                    .iter()
+                    .filter(|g| g.name == "train" && !test_only),
+            );
             for group in groups {
                 egui::CollapsingHeader::new(format!("{} ({})", group.name, group.images.len()))
                     .id_salt(("group", &group.name))
@@ -256,7 +262,8 @@ impl Shared {
                                 .file_name()
                                 .map(|n| n.to_string_lossy().into_owned())
                                 .unwrap_or_default();
-                            let response = ui.selectable_label(is_selected, format!("{}/{}", group.name, name));
+                            let response = ui
+                                .selectable_label(is_selected, format!("{}/{}", group.name, name));
                             if is_selected && scroll {
                                 response.scroll_to_me(None);
                             }

@@ -4,7 +4,11 @@ use eframe::egui;
 use image::RgbaImage;
 
 /// Uploads `img` as a texture (linear filtering for smooth magnification).
-pub fn texture(ctx: &egui::Context, name: impl Into<String>, img: &RgbaImage) -> egui::TextureHandle {
+pub fn texture(
+    ctx: &egui::Context,
+    name: impl Into<String>,
+    img: &RgbaImage,
+) -> egui::TextureHandle {
     ctx.load_texture(name, color_image(img), egui::TextureOptions::LINEAR)
 }
 

@@ -34,6 +34,8 @@ pub struct TrainingPanel {
     pub step: usize,
     pub total_steps: usize,
     pub checkpoints: usize,
+    /// The curve holds one point per epoch (a loaded model's history), not per step.
+    pub curve_per_epoch: bool,
 }
 
 impl Default for TrainingPanel {
@@ -56,6 +58,7 @@ impl Default for TrainingPanel {
             step: 0,
             total_steps: 0,
             checkpoints: 0,
+            curve_per_epoch: false,
         }
     }
 }
@@ -90,6 +93,7 @@ impl TrainingPanel {
                 .map(|e| [e.epoch as f64, e.total, e.recon, e.kl])
                 .collect();
             self.epoch = last.epoch;
+            self.curve_per_epoch = true;
         }
         self.latent_dim = info.config.latent_dim;
     }
@@ -103,6 +107,7 @@ impl TrainingPanel {
                 ..
             } => {
                 self.curve.clear();
+                self.curve_per_epoch = false;
                 self.epoch = first_epoch;
                 self.epochs = epochs;
                 self.total_steps = steps_per_epoch * epochs;
@@ -121,11 +126,13 @@ impl TrainingPanel {
                 self.total_steps = total_steps;
                 self.images_per_second = images_per_second;
                 self.eta_seconds = eta_seconds;
-                self.curve.push([step as f64, loss.total, loss.recon, loss.kl]);
+                self.curve
+                    .push([step as f64, loss.total, loss.recon, loss.kl]);
                 if self.curve.len() > MAX_POINTS {
                     // Keep every other point of the older half.
                     let half = self.curve.len() / 2;
-                    let mut kept: Vec<[f64; 4]> = self.curve[..half].iter().step_by(2).copied().collect();
+                    let mut kept: Vec<[f64; 4]> =
+                        self.curve[..half].iter().step_by(2).copied().collect();
                     kept.extend_from_slice(&self.curve[half..]);
                     self.curve = kept;
                 }
@@ -158,17 +165,49 @@ impl TrainingPanel {
         ui.add_enabled_ui(!running, |ui| {
             egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
                 let c = &mut self.config;
-                textures::labelled(ui, "Epochs", egui::DragValue::new(&mut c.epochs).range(1..=10_000));
+                textures::labelled(
+                    ui,
+                    "Epochs",
+                    egui::DragValue::new(&mut c.epochs).range(1..=10_000),
+                );
                 ui.end_row();
-                textures::labelled(ui, "Batch size", egui::DragValue::new(&mut c.batch_size).range(1..=512));
+                textures::labelled(
+                    ui,
+                    "Batch size",
+                    egui::DragValue::new(&mut c.batch_size).range(1..=512),
+                );
                 ui.end_row();
-                textures::labelled(ui, "Learning rate", egui::DragValue::new(&mut c.lr).range(1e-6..=1.0).speed(1e-4).max_decimals(6));
+                textures::labelled(
+                    ui,
+                    "Learning rate",
+                    egui::DragValue::new(&mut c.lr)
+                        .range(1e-6..=1.0)
+                        .speed(1e-4)
+                        .max_decimals(6),
+                );
                 ui.end_row();
-                textures::labelled(ui, "Beta (KL weight)", egui::DragValue::new(&mut c.beta).range(0.0..=100.0).speed(0.001).max_decimals(4));
+                textures::labelled(
+                    ui,
+                    "Beta (KL weight)",
+                    egui::DragValue::new(&mut c.beta)
+                        .range(0.0..=100.0)
+                        .speed(0.001)
+                        .max_decimals(4),
+                );
                 ui.end_row();
-                textures::labelled(ui, "KL warm-up epochs", egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000));
+                textures::labelled(
+                    ui,
+                    "KL warm-up epochs",
+                    egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000),
+                );
                 ui.end_row();
-                textures::labelled(ui, "Free bits (nats)", egui::DragValue::new(&mut c.free_bits).range(0.0..=10.0).speed(0.01));
+                textures::labelled(
+                    ui,
+                    "Free bits (nats)",
+                    egui::DragValue::new(&mut c.free_bits)
+                        .range(0.0..=10.0)
+                        .speed(0.01),
+                );
                 ui.end_row();
                 egui::ComboBox::from_label("Reconstruction")
                     .selected_text(format!("{:?}", c.recon))
@@ -182,11 +221,20 @@ impl TrainingPanel {
                 ui.end_row();
                 textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed));
                 ui.end_row();
-                textures::labelled(ui, "Checkpoint every", egui::DragValue::new(&mut c.checkpoint_every).range(1..=1000).suffix(" epochs"));
+                textures::labelled(
+                    ui,
+                    "Checkpoint every",
+                    egui::DragValue::new(&mut c.checkpoint_every)
+                        .range(1..=1000)
+                        .suffix(" epochs"),
+                );
                 ui.end_row();
                 let name = ui.label("Latent dimensions");
-                ui.add_enabled(!self.resume, egui::DragValue::new(&mut self.latent_dim).range(1..=256))
-                    .labelled_by(name.id);
+                ui.add_enabled(
+                    !self.resume,
+                    egui::DragValue::new(&mut self.latent_dim).range(1..=256),
+                )
+                .labelled_by(name.id);
                 ui.end_row();
                 egui::ComboBox::from_label("Input size")
                     .selected_text(format!("{} px", self.input_size))
@@ -196,13 +244,23 @@ impl TrainingPanel {
                         }
                     });
                 ui.end_row();
-                textures::labelled(ui, "Run folder", egui::TextEdit::singleline(&mut self.run_dir));
+                textures::labelled(
+                    ui,
+                    "Run folder",
+                    egui::TextEdit::singleline(&mut self.run_dir),
+                );
                 ui.end_row();
             });
             ui.checkbox(&mut self.resume, "Continue from the loaded model");
         });
         ui.horizontal(|ui| {
-            if ui.add_enabled(!running && shared.data.is_some(), egui::Button::new("Start")).clicked() {
+            if ui
+                .add_enabled(
+                    !running && shared.data.is_some(),
+                    egui::Button::new("Start"),
+                )
+                .clicked()
+            {
                 let request = TrainRequest {
                     config: self.config.clone(),
                     latent_dim: self.latent_dim,
@@ -213,13 +271,21 @@ impl TrainingPanel {
                 self.curve.clear();
                 self.kl_per_dim.clear();
                 self.status = Some(TrainingStatus::Loading);
-                shared.actions.push(Action::Write(Write::Train(Box::new(request))));
+                shared
+                    .actions
+                    .push(Action::Write(Write::Train(Box::new(request))));
             }
             let paused = self.status == Some(TrainingStatus::Paused);
-            if ui.add_enabled(running && !paused, egui::Button::new("Pause")).clicked() {
+            if ui
+                .add_enabled(running && !paused, egui::Button::new("Pause"))
+                .clicked()
+            {
                 shared.actions.push(Action::Send(Command::PauseTraining));
             }
-            if ui.add_enabled(paused, egui::Button::new("Resume")).clicked() {
+            if ui
+                .add_enabled(paused, egui::Button::new("Resume"))
+                .clicked()
+            {
                 shared.actions.push(Action::Send(Command::ResumeTraining));
             }
             if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
@@ -231,10 +297,12 @@ impl TrainingPanel {
         }
         if self.total_steps > 0 {
             ui.add(
-                egui::ProgressBar::new(self.step as f32 / self.total_steps.max(1) as f32).text(format!(
-                    "epoch {}/{}  step {}/{}",
-                    self.epoch, self.epochs, self.step, self.total_steps
-                )),
+                egui::ProgressBar::new(self.step as f32 / self.total_steps.max(1) as f32).text(
+                    format!(
+                        "epoch {}/{}  step {}/{}",
+                        self.epoch, self.epochs, self.step, self.total_steps
+                    ),
+                ),
             );
             ui.label(format!(
                 "{:.1} images/s, ETA {}",
@@ -248,8 +316,15 @@ impl TrainingPanel {
         ui.separator();
         ui.strong("Checkpoint");
         ui.horizontal(|ui| {
-            textures::labelled(ui, "Save to", egui::TextEdit::singleline(&mut self.save_path).desired_width(160.0));
-            if ui.add_enabled(shared.model.is_some(), egui::Button::new("Save")).clicked() {
+            textures::labelled(
+                ui,
+                "Save to",
+                egui::TextEdit::singleline(&mut self.save_path).desired_width(160.0),
+            );
+            if ui
+                .add_enabled(shared.model.is_some(), egui::Button::new("Save"))
+                .clicked()
+            {
                 let path = PathBuf::from(self.save_path.trim());
                 shared.actions.push(Action::Write(Write::Checkpoint(path)));
             }
@@ -271,20 +346,28 @@ impl TrainingPanel {
 
     fn plots(&mut self, ui: &mut egui::Ui) {
         let height = (ui.available_height() - 40.0).max(200.0) * 0.55;
-        ui.label("Loss per step (per image)");
-        let series = |k: usize| -> PlotPoints<'static> {
-            self.curve.iter().map(|p| [p[0], p[k]]).collect()
+        let unit = if self.curve_per_epoch {
+            "epoch"
+        } else {
+            "step"
         };
+        ui.label(format!("Loss per {unit} (per image)"));
+        let series =
+            |k: usize| -> PlotPoints<'static> { self.curve.iter().map(|p| [p[0], p[k]]).collect() };
         Plot::new("loss")
             .height(height)
             .legend(Legend::default())
-            .x_axis_label("step")
+            .x_axis_label(unit)
             .show(ui, |plot| {
                 plot.line(Line::new("total", series(1)));
                 plot.line(Line::new("reconstruction", series(2)));
                 plot.line(Line::new("KL", series(3)));
             });
-        let active = self.kl_per_dim.iter().filter(|&&k| k > ACTIVE_UNIT_NATS).count();
+        let active = self
+            .kl_per_dim
+            .iter()
+            .filter(|&&k| k > ACTIVE_UNIT_NATS)
+            .count();
         ui.label(format!(
             "KL per latent dimension (nats): {active} of {} active (> {ACTIVE_UNIT_NATS} nats)",
             self.kl_per_dim.len()
@@ -299,7 +382,10 @@ impl TrainingPanel {
                 } else {
                     egui::Color32::from_gray(110)
                 };
-                Bar::new(i as f64, kl).width(0.8).fill(colour).name(format!("z{i}"))
+                Bar::new(i as f64, kl)
+                    .width(0.8)
+                    .fill(colour)
+                    .name(format!("z{i}"))
             })
             .collect();
         Plot::new("kl-bars")

@@ -80,7 +80,13 @@ impl TraversalPanel {
         self.decoded = Some(image);
     }
 
-    pub fn on_grid(&mut self, ctx: &egui::Context, dims: Vec<usize>, values: Vec<f32>, tiles: Vec<RgbaImage>) {
+    pub fn on_grid(
+        &mut self,
+        ctx: &egui::Context,
+        dims: Vec<usize>,
+        values: Vec<f32>,
+        tiles: Vec<RgbaImage>,
+    ) {
         if tiles.is_empty() {
             return;
         }
@@ -88,8 +94,15 @@ impl TraversalPanel {
         self.grid_tex = Some(textures::texture(ctx, "traversal:grid", &img));
         self.grid_label = format!(
             "rows: z{}; columns: {}",
-            dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", z"),
-            values.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(", ")
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", z"),
+            values
+                .iter()
+                .map(|v| format!("{v:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         self.grid_image = Some(img);
     }
@@ -124,7 +137,12 @@ impl TraversalPanel {
         let (m, s) = shared
             .model
             .as_ref()
-            .and_then(|info| Some((*info.normal_mu.get(i)?, info.normal_var.get(i)?.max(1e-6).sqrt())))
+            .and_then(|info| {
+                Some((
+                    *info.normal_mu.get(i)?,
+                    info.normal_var.get(i)?.max(1e-6).sqrt(),
+                ))
+            })
             .unwrap_or((0.0, 1.0));
         let (mut lo, mut hi) = (m - 4.0 * s.max(0.25), m + 4.0 * s.max(0.25));
         let own = self.mu.get(i).copied().unwrap_or(0.0);
@@ -165,6 +183,7 @@ impl TraversalPanel {
                 });
                 let mut changed = false;
                 egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.spacing_mut().slider_width = 190.0;
                     for i in 0..self.z.len() {
                         let range = self.range(shared, i);
                         let label = if picked.contains(&i) {
@@ -213,23 +232,38 @@ impl TraversalPanel {
             let dims: Vec<usize> = if picked.is_empty() {
                 (0..self.z.len().min(4)).collect()
             } else {
-                picked.iter().copied().filter(|&d| d < self.z.len()).collect()
+                picked
+                    .iter()
+                    .copied()
+                    .filter(|&d| d < self.z.len())
+                    .collect()
             };
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
                     "dimensions: {} (pick them in the Attention panel)",
-                    dims.iter().map(|d| format!("z{d}")).collect::<Vec<_>>().join(", ")
+                    dims.iter()
+                        .map(|d| format!("z{d}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
-                textures::labelled(ui, "values", egui::DragValue::new(&mut self.grid_steps).range(2..=15));
+                textures::labelled(
+                    ui,
+                    "values",
+                    egui::DragValue::new(&mut self.grid_steps).range(2..=15),
+                );
                 textures::labelled(
                     ui,
                     "range +/-",
-                    egui::DragValue::new(&mut self.grid_range).range(0.1..=10.0).speed(0.1),
+                    egui::DragValue::new(&mut self.grid_range)
+                        .range(0.1..=10.0)
+                        .speed(0.1),
                 );
                 if ui.button("Make grid").clicked() {
                     let n = self.grid_steps.max(2);
                     let values = (0..n)
-                        .map(|k| -self.grid_range + 2.0 * self.grid_range * k as f32 / (n - 1) as f32)
+                        .map(|k| {
+                            -self.grid_range + 2.0 * self.grid_range * k as f32 / (n - 1) as f32
+                        })
                         .collect();
                     shared.send(Command::Traverse {
                         mu: self.z.clone(),
@@ -241,7 +275,11 @@ impl TraversalPanel {
             if let Some(tex) = &self.grid_tex {
                 ui.small(&self.grid_label);
                 ui.horizontal(|ui| {
-                    textures::labelled(ui, "Grid file", egui::TextEdit::singleline(&mut self.export_path).desired_width(260.0));
+                    textures::labelled(
+                        ui,
+                        "Grid file",
+                        egui::TextEdit::singleline(&mut self.export_path).desired_width(260.0),
+                    );
                     if ui.button("Export grid PNG").clicked() {
                         let path = PathBuf::from(self.export_path.trim());
                         shared.actions.push(Action::Write(Write::Grid(path)));

@@ -65,7 +65,10 @@ impl VaeConfig {
             return bad("stage widths, `hidden` and `latent_dim` must be positive".into());
         }
         if self.channels != 1 && self.channels != 3 {
-            return bad(format!("`channels` is {}; 1 (gray) or 3 (RGB) expected", self.channels));
+            return bad(format!(
+                "`channels` is {}; 1 (gray) or 3 (RGB) expected",
+                self.channels
+            ));
         }
         let divisor = 1usize << self.stages.len();
         if self.input_size < divisor || self.input_size % divisor != 0 {

@@ -12,4 +12,6 @@ pub use error::ModelError;
 pub use init::init_weights;
 pub use loss::{LossTerms, ReconLoss, kl_per_dim, vae_loss};
 pub use vae::{Decoder, Encoder, EncoderOutput, Vae};
-pub use weights::{NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors};
+pub use weights::{
+    NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors,
+};

@@ -148,7 +148,12 @@ impl Vae {
         let mut out = NamedTensors::new();
         let enc = &self.encoder;
         for (n, c) in enc.convs.iter().enumerate() {
-            put(&mut out, &format!("encoder.convs.{n}"), &c.weight.val(), &c.bias);
+            put(
+                &mut out,
+                &format!("encoder.convs.{n}"),
+                &c.weight.val(),
+                &c.bias,
+            );
         }
         for (name, l) in [
             ("encoder.fc", &enc.fc),
@@ -160,7 +165,12 @@ impl Vae {
             put(&mut out, name, &l.weight.val().transpose(), &l.bias);
         }
         for (n, d) in self.decoder.deconvs.iter().enumerate() {
-            put(&mut out, &format!("decoder.deconvs.{n}"), &d.weight.val(), &d.bias);
+            put(
+                &mut out,
+                &format!("decoder.deconvs.{n}"),
+                &d.weight.val(),
+                &d.bias,
+            );
         }
         out
     }
@@ -214,7 +224,11 @@ fn conv<'a>(get: impl Fn(&str) -> &'a NamedTensor, name: &str, device: &Device) 
     }
 }
 
-fn deconv<'a>(get: impl Fn(&str) -> &'a NamedTensor, name: &str, device: &Device) -> ConvTranspose2d {
+fn deconv<'a>(
+    get: impl Fn(&str) -> &'a NamedTensor,
+    name: &str,
+    device: &Device,
+) -> ConvTranspose2d {
     let weight = get(&format!("{name}.weight"));
     ConvTranspose2d {
         weight: param(weight, device),

@@ -38,7 +38,11 @@ pub fn expected_shapes(config: &VaeConfig) -> Vec<(String, Vec<usize>)> {
     let mut c_in = *config.stages.last().unwrap_or(&0);
     for (n, c_out) in decoder_widths(config).into_iter().enumerate() {
         // PyTorch's ConvTranspose2d stores [in, out, kh, kw].
-        add(format!("decoder.deconvs.{n}"), vec![c_in, c_out, 4, 4], c_out);
+        add(
+            format!("decoder.deconvs.{n}"),
+            vec![c_in, c_out, 4, 4],
+            c_out,
+        );
         c_in = c_out;
     }
     shapes
@@ -84,7 +88,9 @@ pub(crate) fn check_complete(config: &VaeConfig, tensors: &NamedTensors) -> Resu
 
 /// Reads every tensor (f32, f16 or bf16, converted to f32) and the string metadata of a
 /// safetensors file.
-pub fn read_safetensors(path: &Path) -> Result<(NamedTensors, HashMap<String, String>), ModelError> {
+pub fn read_safetensors(
+    path: &Path,
+) -> Result<(NamedTensors, HashMap<String, String>), ModelError> {
     let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,
@@ -154,7 +160,11 @@ pub fn write_safetensors(
             (name.clone(), bytes, t.shape.clone())
         })
         .collect();
-    let dtype = if half_precision { Dtype::F16 } else { Dtype::F32 };
+    let dtype = if half_precision {
+        Dtype::F16
+    } else {
+        Dtype::F32
+    };
     let views: Vec<(String, TensorView<'_>)> = encoded
         .iter()
         .map(|(name, bytes, shape)| {
@@ -163,12 +173,11 @@ pub fn write_safetensors(
             (name.clone(), view)
         })
         .collect();
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| {
-        ModelError::BadWeightsFile {
+    let bytes =
+        safetensors::serialize(views, Some(metadata)).map_err(|e| ModelError::BadWeightsFile {
             path: path.to_path_buf(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     crate::fsx::write_bytes_atomic(path, &bytes).map_err(|source| ModelError::Io {
         path: path.to_path_buf(),
         source,

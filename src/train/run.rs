@@ -90,10 +90,16 @@ pub fn train(
     let device = backend.device.clone();
     let (tensors, mut state) = match resume {
         Some(checkpoint) => {
-            let state = checkpoint.state.clone().unwrap_or_else(|| fresh_state(&config));
+            let state = checkpoint
+                .state
+                .clone()
+                .unwrap_or_else(|| fresh_state(&config));
             (checkpoint.tensors, state)
         }
-        None => (init_weights(&model_config, config.seed), fresh_state(&config)),
+        None => (
+            init_weights(&model_config, config.seed),
+            fresh_state(&config),
+        ),
     };
     state.config = config.clone();
     state.data_dir = data_dir;
@@ -183,7 +189,12 @@ pub fn train(
                 eta_seconds: remaining_images.saturating_sub(images_seen) as f64 / rate,
             });
         }
-        let summary = summarize(&sums, data.n, epoch + 1, epoch_start.elapsed().as_secs_f64());
+        let summary = summarize(
+            &sums,
+            data.n,
+            epoch + 1,
+            epoch_start.elapsed().as_secs_f64(),
+        );
         state.history.push(summary.clone());
         state.epochs_done = epoch + 1;
         let _ = events.send(TrainEvent::Epoch(summary));
@@ -229,7 +240,11 @@ fn save(
     });
     let tensors = model.to_tensors();
     // The loss can stay finite for a step after the weights overflow: never save such weights.
-    if let Some(bad) = tensors.values().flat_map(|t| &t.values).find(|v| !v.is_finite()) {
+    if let Some(bad) = tensors
+        .values()
+        .flat_map(|t| &t.values)
+        .find(|v| !v.is_finite())
+    {
         return Err(TrainError::Diverged {
             epoch: state.epochs_done,
             step: state.steps_done,

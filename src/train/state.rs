@@ -11,7 +11,10 @@ pub const ACTIVE_UNIT_NATS: f64 = 0.01;
 
 /// Number of dimensions whose mean KL exceeds `ACTIVE_UNIT_NATS`.
 pub fn active_units(kl_per_dim: &[f64]) -> usize {
-    kl_per_dim.iter().filter(|&&kl| kl > ACTIVE_UNIT_NATS).count()
+    kl_per_dim
+        .iter()
+        .filter(|&&kl| kl > ACTIVE_UNIT_NATS)
+        .count()
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -35,7 +35,11 @@ pub trait AnomalyMethod: Send + Sync {
 
 /// Every anomaly method, default first.
 pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
-    vec![Box::new(GradCamDiff), Box::new(GradCamMu), Box::new(ReconError)]
+    vec![
+        Box::new(GradCamDiff),
+        Box::new(GradCamMu),
+        Box::new(ReconError),
+    ]
 }
 
 /// The method called `id`, if there is one.
