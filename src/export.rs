@@ -44,18 +44,16 @@ pub fn export_overlays(
     overwrite: bool,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<PathBuf>, String> {
-    if !overwrite {
-        if let Some(existing) = tests
-            .iter()
-            .map(|t| overlay_path(out, t))
-            .find(|p| p.exists())
-        {
-            return Err(format!(
-                "{} already exists; pass --overwrite to replace the overlays in {}",
-                existing.display(),
-                out.display()
-            ));
-        }
+    let existing = tests
+        .iter()
+        .map(|t| overlay_path(out, t))
+        .find(|p| p.exists());
+    if let (false, Some(existing)) = (overwrite, existing) {
+        return Err(format!(
+            "{} already exists; pass --overwrite to replace the overlays in {}",
+            existing.display(),
+            out.display()
+        ));
     }
     let mut written = Vec::with_capacity(tests.len());
     for (n, test) in tests.iter().enumerate() {

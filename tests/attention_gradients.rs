@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use vaelens::explain::cam::GradCam;
 use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients};
-use vaelens::model::{Vae, VaeConfig, init_weights};
+use vaelens::model::{Vae, VaeConfig, init_weights, to_host};
 
 fn tiny() -> (Vae, VaeConfig, Device) {
     let config = VaeConfig {
@@ -27,41 +27,69 @@ fn input(device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, [1, 1, 16, 16]), device)
 }
 
-fn host<const N: usize>(t: Tensor<N>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-}
-
 /// mu_i of features `a` at stage `k`, run through the rest of the encoder.
 fn mu_from(model: &Vae, a: Tensor<4>, k: usize) -> Vec<f32> {
-    host(model.encoder.head_from_stage(a, k).mu.detach())
+    to_host(model.encoder.head_from_stage(a, k).mu.detach())
+}
+
+/// Signs of every pre-activation after stage `k` (the LeakyReLU kinks a finite difference must not
+/// cross).
+fn kink_signs(model: &Vae, a: Tensor<4>, k: usize) -> Vec<bool> {
+    let mut signs = Vec::new();
+    let mut x = a;
+    for conv in &model.encoder.convs[k + 1..] {
+        let pre = conv.forward(x);
+        signs.extend(to_host(pre.clone().detach()).iter().map(|v| *v > 0.0));
+        x = burn::tensor::activation::leaky_relu(pre, 0.2);
+    }
+    let pre = model.encoder.fc.forward(x.flatten::<2>(1, 3));
+    signs.extend(to_host(pre.detach()).iter().map(|v| *v > 0.0));
+    signs
 }
 
 #[test]
 fn alpha_matches_central_finite_differences() {
     let (model, _, device) = tiny();
+    let mut checked = 0;
+    let mut skipped = 0;
     for stage in 0..2 {
         let grads = stage_gradients(&model, input(&device), stage, AttentionTarget::Mu);
         let a = model.encoder.stage_features(input(&device), stage).detach();
         let [_, channels, side, _] = a.dims();
-        let eps = 1e-2f32;
+        let eps = 2e-3f32;
         for k in 0..channels {
             // Moving every position of channel k by eps moves mu_i by eps * sum_p dmu_i/dA_k[p].
             let mut bump = vec![0.0f32; channels * side * side];
             bump[k * side * side..(k + 1) * side * side].fill(eps);
             let bump =
                 Tensor::<4>::from_data(TensorData::new(bump, [1, channels, side, side]), &device);
-            let up = mu_from(&model, a.clone() + bump.clone(), stage);
-            let down = mu_from(&model, a.clone() - bump, stage);
+            let (plus, minus) = (a.clone() + bump.clone(), a.clone() - bump);
+            // The network is piecewise linear: where no kink is crossed the difference is exact
+            // up to rounding; where one is, it measures a mix of two slopes and says nothing.
+            if kink_signs(&model, plus.clone(), stage) != kink_signs(&model, minus.clone(), stage) {
+                skipped += 1;
+                continue;
+            }
+            let up = mu_from(&model, plus, stage);
+            let down = mu_from(&model, minus, stage);
             for i in 0..3 {
-                let fd = (up[i] - down[i]) / (2.0 * eps * (side * side) as f32);
+                let step = 2.0 * eps * (side * side) as f32;
+                let fd = (up[i] - down[i]) / step;
                 let alpha = GradCam::alpha(&grads, i)[k];
+                // f32 rounding of mu (a few ulps through the network), divided by the step.
+                let roundoff = 16.0 * f32::EPSILON * up[i].abs().max(0.1) / step;
                 assert!(
-                    (fd - alpha).abs() <= 2e-3 * alpha.abs().max(1e-2),
+                    (fd - alpha).abs() <= 1e-3 * alpha.abs() + roundoff,
                     "stage {stage} dim {i} channel {k}: finite difference {fd} vs alpha {alpha}"
                 );
+                checked += 1;
             }
         }
     }
+    assert!(
+        checked >= 3 * 8,
+        "too few channels away from kinks: {checked} checked, {skipped} skipped"
+    );
 }
 
 #[test]
@@ -93,7 +121,7 @@ fn one_backward_equals_separate_backwards() {
                         ((mu - s.mu[i] as f64) / (var + s.var[i] as f64).sqrt()).abs()
                     }
                 };
-                let g = host(a.grad(&objective.backward()).unwrap());
+                let g = to_host(a.grad(&objective.backward()).unwrap());
                 let hw = together.side * together.side;
                 for k in 0..together.channels {
                     let row = together.grad(i, k);
@@ -114,7 +142,7 @@ fn attention_maps_are_non_negative_and_overall_is_their_mean() {
     let (model, config, device) = tiny();
     let explainer =
         vaelens::explain::Explainer::new(model, config, NormalStats::prior(3), device.clone());
-    let image = host(input(&device));
+    let image = to_host(input(&device));
     let maps = explainer.attention(&image, 1, AttentionTarget::Mu, &GradCam);
     assert_eq!(maps.per_dim.len(), 3);
     for map in &maps.per_dim {

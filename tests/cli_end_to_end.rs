@@ -147,6 +147,17 @@ fn train_explain_eval_export_on_sample_data() {
             );
         }
     }
+    assert!(json["baselines"]["baseline-mean-image"]["pixel_auroc"].is_number());
+    let chance = &json["baselines"]["baseline-constant"];
+    assert_eq!(
+        chance["pixel_auroc"].as_f64(),
+        Some(0.5),
+        "a constant map is chance"
+    );
+    assert!(
+        (chance["au_pro"].as_f64().unwrap() - 0.15).abs() < 1e-9,
+        "{chance}"
+    );
     assert!(tmp.path().join("report_recon_roc.csv").is_file());
     assert!(tmp.path().join("report_gradcam-diff_pro.csv").is_file());
 

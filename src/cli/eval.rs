@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use vaelens::data::Category;
-use vaelens::eval::{Report, load_maps_dir, score_test_set};
+use vaelens::eval::{ConstantBaseline, MeanImageBaseline, Report, load_maps_dir, score_test_set};
 use vaelens::explain::{DEFAULT_METHOD, anomaly_methods};
 
 use super::{BackendArg, ModelSource, progress};
@@ -43,7 +43,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let backend = args.backend.open()?;
             let explainer = checkpoint.explainer(&backend.device)?;
             let stage = super::stage_arg(args.layer, &explainer)?;
-            let methods = anomaly_methods();
+            let mut methods = anomaly_methods();
+            let (channels, size) = (explainer.config.channels, explainer.config.input_size);
+            match MeanImageBaseline::from_category(&category, channels, size) {
+                Ok(baseline) => methods.push(Box::new(baseline)),
+                Err(e) => eprintln!("note: no mean-image baseline: {e}"),
+            }
+            methods.push(Box::new(ConstantBaseline));
             let bar = progress::bar(category.test.len() as u64, "scoring");
             let (tests, mut notes) = score_test_set(
                 &explainer,

@@ -21,8 +21,9 @@ pub struct TrainArgs {
     /// Run directory for checkpoints (model.safetensors, config.json).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = TrainConfig::default().epochs)]
-    pub epochs: usize,
+    /// Epochs to train (default: about 6,000 images in all, 10 to 100 epochs).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Latent dimensions D.
     #[arg(long, default_value_t = 16)]
     pub latent: usize,
@@ -86,6 +87,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         &mut |done, _| loading.set_position(done as u64),
     )?;
     loading.finish_and_clear();
+    let resumed_epochs = resume
+        .as_ref()
+        .and_then(|c| c.state.as_ref())
+        .map(|s| s.config.epochs);
+    let epochs = args
+        .epochs
+        .or(resumed_epochs)
+        .unwrap_or_else(|| TrainConfig::auto_epochs(data.n));
     for skipped in &data.skipped {
         eprintln!(
             "warning: skipped {}: {}",
@@ -94,7 +103,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     eprintln!(
-        "training on {} images ({} skipped), {} channel(s) at {} px, D = {}",
+        "training on {} images ({} skipped), {} channel(s) at {} px, D = {}, {epochs} epochs",
         data.n,
         data.skipped.len(),
         model.channels,
@@ -102,7 +111,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         model.latent_dim
     );
     let config = TrainConfig {
-        epochs: args.epochs,
+        epochs,
         batch_size: args.batch,
         lr: args.lr,
         beta: args.beta,

@@ -1,10 +1,12 @@
 //! Scoring a test set: anomaly maps for every test image (or maps made by another tool), scored
 //! with the metrics of SPEC §5 into a report.
 
+mod baselines;
 mod maps_dir;
 mod report;
 mod test_maps;
 
+pub use baselines::{BASELINE_PREFIX, ConstantBaseline, MeanImageBaseline};
 pub use maps_dir::load_maps_dir;
 pub use report::{MethodBlock, Report};
 pub use test_maps::{MethodScores, ScoredTest, score_test_set};

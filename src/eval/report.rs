@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{EvalError, ScoredTest};
+use super::{BASELINE_PREFIX, EvalError, ScoredTest};
 use crate::metrics::{Evaluation, Figures, ScoredImage, evaluate, write_curves_csv};
 
 /// Upper FPR limit of AU-PRO.
@@ -31,6 +31,9 @@ pub struct Report {
     /// Every method's block (for `eval --run`); empty for scored map folders.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub methods: BTreeMap<String, MethodBlock>,
+    /// Maps that need no model (ids starting `baseline-`), which every method must beat.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub baselines: BTreeMap<String, MethodBlock>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub stage: Option<usize>,
@@ -62,26 +65,28 @@ impl Report {
                 }
             }
         }
-        let methods = if method_ids.len() > 1 || stage.is_some() {
-            method_ids
-                .iter()
-                .zip(&evaluations)
-                .map(|(id, e)| {
-                    let block = MethodBlock {
-                        overall: e.overall.clone(),
-                        per_defect: e.per_defect.clone(),
-                    };
-                    (id.to_string(), block)
-                })
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
+        let mut methods = BTreeMap::new();
+        let mut baselines = BTreeMap::new();
+        if method_ids.len() > 1 || stage.is_some() {
+            for (id, e) in method_ids.iter().zip(&evaluations) {
+                let block = MethodBlock {
+                    overall: e.overall.clone(),
+                    per_defect: e.per_defect.clone(),
+                };
+                let group = if id.starts_with(BASELINE_PREFIX) {
+                    &mut baselines
+                } else {
+                    &mut methods
+                };
+                group.insert(id.to_string(), block);
+            }
+        }
         let report = Self {
             method: method_ids[0].to_string(),
             overall: evaluations[0].overall.clone(),
             per_defect: evaluations[0].per_defect.clone(),
             methods,
+            baselines,
             notes: all_notes,
             stage,
         };
@@ -114,7 +119,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<16} {:<14} {:>7} {:>7} {:>7} {:>7} {:>5}",
+            "{:<20} {:<14} {:>7} {:>7} {:>7} {:>7} {:>5}",
             "method", "defect", "P-AUROC", "AU-PRO", "I-AUROC", "F1-max", "n"
         );
         let blocks: Vec<(String, MethodBlock)> = if self.methods.is_empty() {
@@ -126,7 +131,11 @@ impl Report {
                 },
             )]
         } else {
-            self.methods.clone().into_iter().collect()
+            self.methods
+                .iter()
+                .chain(&self.baselines)
+                .map(|(id, b)| (id.clone(), b.clone()))
+                .collect()
         };
         for (id, block) in blocks {
             let rows = std::iter::once(("(all)".to_string(), &block.overall))
@@ -134,7 +143,7 @@ impl Report {
             for (defect, f) in rows {
                 let _ = writeln!(
                     out,
-                    "{:<16} {:<14} {:>7} {:>7} {:>7} {:>7} {:>5}",
+                    "{:<20} {:<14} {:>7} {:>7} {:>7} {:>7} {:>5}",
                     id,
                     defect,
                     cell(f.pixel_auroc),

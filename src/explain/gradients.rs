@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use crate::model::Vae;
+use crate::model::{Vae, to_host};
 
 use super::NormalStats;
 
@@ -72,7 +72,7 @@ pub fn stage_gradients(
             let var_x = Tensor::<1>::from_floats(stats.var.as_slice(), &device).unsqueeze::<2>();
             let d = (posterior.mu.clone() - mu_x) / (var_x + posterior.logvar.clone().exp()).sqrt();
             // Every copy holds the same image, so any row of d is the image's d.
-            let row = host(
+            let row = to_host(
                 d.clone()
                     .detach()
                     .slice([0..1, 0..latent_dim])
@@ -85,23 +85,17 @@ pub fn stage_gradients(
     let grads = copies
         .grad(&gradients)
         .expect("the replicated features are a tracked leaf");
-    let first_row = |t: Tensor<2>| host(t.detach().slice([0..1, 0..latent_dim]).flatten::<1>(0, 1));
+    let first_row =
+        |t: Tensor<2>| to_host(t.detach().slice([0..1, 0..latent_dim]).flatten::<1>(0, 1));
     StageGradients {
         stage,
         channels,
         side,
         latent_dim,
-        features: host(features.flatten::<1>(0, 3)),
-        grads: host(grads.flatten::<1>(0, 3)),
+        features: to_host(features.flatten::<1>(0, 3)),
+        grads: to_host(grads.flatten::<1>(0, 3)),
         mu: first_row(posterior.mu),
         logvar: first_row(posterior.logvar),
         normal_difference: difference,
     }
-}
-
-fn host<const N: usize>(t: Tensor<N>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("float tensor converts to f32")
 }

@@ -15,7 +15,7 @@ pub use stats::NormalStats;
 use burn::prelude::*;
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::model::{Vae, VaeConfig};
+use crate::model::{Vae, VaeConfig, to_host};
 use cam::CamMethod;
 
 /// A trained model with its normal statistics, on its device: everything explanation needs.
@@ -53,7 +53,7 @@ impl Explainer {
     /// mu and logvar of one image.
     pub fn encode(&self, chw: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let posterior = self.model.encoder.forward(self.input(chw));
-        (host(posterior.mu), host(posterior.logvar))
+        (to_host(posterior.mu), to_host(posterior.logvar))
     }
 
     /// Decodes latents `[n * D]` to n images, each CHW at the model's input size.
@@ -61,7 +61,7 @@ impl Explainer {
         let d = self.config.latent_dim;
         let n = latents.len() / d;
         let z = Tensor::<2>::from_data(TensorData::new(latents.to_vec(), [n, d]), &self.device);
-        let images = host(self.model.decoder.forward(z).detach());
+        let images = to_host(self.model.decoder.forward(z).detach());
         images
             .chunks(images.len() / n.max(1))
             .map(<[f32]>::to_vec)
@@ -70,7 +70,7 @@ impl Explainer {
 
     /// decoder(mu) of one image.
     pub fn reconstruct(&self, chw: &[f32]) -> Vec<f32> {
-        host(self.model.reconstruct(self.input(chw)).detach())
+        to_host(self.model.reconstruct(self.input(chw)).detach())
     }
 
     /// Per-dimension attention maps of one image at encoder stage `stage`, and their overall map
@@ -117,11 +117,4 @@ pub fn image_from_chw(chw: &[f32], channels: usize, size: u32) -> DynamicImage {
             .collect();
         DynamicImage::ImageRgb8(RgbImage::from_raw(size, size, pixels).expect("size matches"))
     }
-}
-
-fn host<const N: usize>(t: Tensor<N>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("float tensor converts to f32")
 }

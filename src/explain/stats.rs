@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Vae;
+use crate::model::{Vae, to_host};
 
 /// `mu`: mean of mu over the training set; `var`: mean of exp(logvar) plus the variance of mu.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -57,11 +57,4 @@ impl NormalStats {
         }
         Self { mu, var, count }
     }
-}
-
-fn to_host(t: Tensor<2>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("float tensor converts to f32")
 }

@@ -71,7 +71,7 @@ impl VaeConfig {
             ));
         }
         let divisor = 1usize << self.stages.len();
-        if self.input_size < divisor || self.input_size % divisor != 0 {
+        if self.input_size < divisor || !self.input_size.is_multiple_of(divisor) {
             return bad(format!(
                 "`input_size` {} must be a positive multiple of 2^stages = {divisor}",
                 self.input_size

@@ -15,3 +15,11 @@ pub use vae::{Decoder, Encoder, EncoderOutput, Vae};
 pub use weights::{
     NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors,
 };
+
+/// A float tensor's values on the host, as f32, row-major.
+pub fn to_host<const N: usize>(t: burn::prelude::Tensor<N>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("a float tensor converts to f32")
+}

@@ -196,11 +196,7 @@ fn put<const N: usize>(
 fn host<const N: usize>(t: &Tensor<N>) -> NamedTensor {
     NamedTensor {
         shape: t.dims().to_vec(),
-        values: t
-            .to_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .expect("float tensor converts to f32"),
+        values: super::to_host(t.clone()),
     }
 }
 

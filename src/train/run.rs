@@ -15,7 +15,7 @@ use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::TrainSet;
 use crate::explain::NormalStats;
-use crate::model::{LossTerms, ModelError, Vae, VaeConfig, init_weights, vae_loss};
+use crate::model::{LossTerms, ModelError, Vae, VaeConfig, init_weights, to_host, vae_loss};
 
 /// Everything one training run needs.
 pub struct TrainJob<'a> {
@@ -160,11 +160,7 @@ pub fn train(
                 total: scalar(&loss),
                 recon: scalar(&recon),
                 kl: scalar(&kl),
-                kl_per_dim: kl_dims
-                    .into_data()
-                    .convert::<f64>()
-                    .to_vec::<f64>()
-                    .expect("float tensor converts"),
+                kl_per_dim: to_host(kl_dims).into_iter().map(f64::from).collect(),
             };
             if !terms.total.is_finite() {
                 return Err(TrainError::Diverged {

@@ -7,7 +7,7 @@ mod recon;
 
 pub use gradcam_diff::GradCamDiff;
 pub use gradcam_mu::GradCamMu;
-pub use recon::ReconError;
+pub use recon::{ReconError, smoothed_squared_error};
 
 use crate::map::FloatMap;
 
@@ -48,6 +48,6 @@ pub fn anomaly_method(id: &str) -> Option<Box<dyn AnomalyMethod>> {
 }
 
 /// The largest value of a map: the image score of map-based methods.
-pub(crate) fn map_max(map: &FloatMap) -> f64 {
+pub fn map_max(map: &FloatMap) -> f64 {
     map.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64
 }

@@ -19,24 +19,33 @@ impl AnomalyMethod for ReconError {
     }
 
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], _stage: usize) -> AnomalyMap {
-        let size = explainer.config.input_size;
-        let channels = explainer.config.channels;
         let recon = explainer.reconstruct(image);
-        let plane = size * size;
-        let error: Vec<f32> = (0..plane)
-            .map(|p| {
-                (0..channels)
-                    .map(|c| (image[c * plane + p] - recon[c * plane + p]).powi(2))
-                    .sum::<f32>()
-                    / channels as f32
-            })
-            .collect();
-        let raw = FloatMap::from_raw(size as u32, size as u32, error).expect("size matches");
-        let sigma = SIGMA_AT_128 * size as f32 / 128.0;
-        let map = imageproc::filter::gaussian_blur_f32(&raw, sigma);
+        let (channels, size) = (explainer.config.channels, explainer.config.input_size);
+        let map = smoothed_squared_error(image, &recon, channels, size);
         AnomalyMap {
             image_score: map_max(&map),
             map,
         }
     }
+}
+
+/// Per-pixel squared difference of two CHW images (mean over channels), Gaussian-smoothed.
+pub fn smoothed_squared_error(
+    image: &[f32],
+    other: &[f32],
+    channels: usize,
+    size: usize,
+) -> FloatMap {
+    let plane = size * size;
+    let error: Vec<f32> = (0..plane)
+        .map(|p| {
+            (0..channels)
+                .map(|c| (image[c * plane + p] - other[c * plane + p]).powi(2))
+                .sum::<f32>()
+                / channels as f32
+        })
+        .collect();
+    let raw = FloatMap::from_raw(size as u32, size as u32, error).expect("size matches");
+    let sigma = SIGMA_AT_128 * size as f32 / 128.0;
+    imageproc::filter::gaussian_blur_f32(&raw, sigma)
 }
