@@ -194,13 +194,12 @@ impl AnomalyPanel {
             },
             None => shared.error(format!("{}: cannot draw the overlay", test.path.display())),
         }
-        if self.original.as_ref().is_none_or(|(i, _)| *i != index)
-            || self.rendered.as_ref().is_none_or(|r| r.set != key.set)
+        if (self.original.as_ref().is_none_or(|(i, _)| *i != index)
+            || self.rendered.as_ref().is_none_or(|r| r.set != key.set))
+            && let Ok(img) = crate::data::load_image(&test.path)
         {
-            if let Ok(img) = crate::data::load_image(&test.path) {
-                let tex = textures::texture(ctx, "anomaly:original", &crate::render::to_rgba(&img));
-                self.original = Some((index, tex));
-            }
+            let tex = textures::texture(ctx, "anomaly:original", &crate::render::to_rgba(&img));
+            self.original = Some((index, tex));
         }
         self.rendered = Some(key);
     }
