@@ -100,15 +100,17 @@ impl AttentionPanel {
                 && r.opacity_pct == key.opacity_pct
         });
         if !same_image {
-            self.tiles = maps
-                .per_dim
-                .iter()
-                .enumerate()
-                .map(|(i, map)| {
-                    let img = heat_overlay(base, map, self.cmap, scale_of(map), self.opacity);
-                    textures::texture(ctx, format!("attention:{i}"), &img)
-                })
-                .collect();
+            for (i, map) in maps.per_dim.iter().enumerate() {
+                let img = heat_overlay(base, map, self.cmap, scale_of(map), self.opacity);
+                match self.tiles.get_mut(i) {
+                    // Reusing the texture avoids a new GPU allocation per map and frame.
+                    Some(tex) => tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR),
+                    None => self
+                        .tiles
+                        .push(textures::texture(ctx, format!("attention:{i}"), &img)),
+                }
+            }
+            self.tiles.truncate(maps.per_dim.len());
             self.original = Some(textures::texture(
                 ctx,
                 "attention:original",
