@@ -171,41 +171,49 @@ impl AttentionPanel {
             egui::ScrollArea::vertical()
                 .id_salt("gallery")
                 .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        for &i in &order {
-                            let Some(tex) = self.tiles.get(i) else {
-                                continue;
-                            };
-                            let picked = self.picked.contains(&i);
-                            ui.vertical(|ui| {
-                                let frame = egui::Frame::NONE
-                                    .stroke(if picked {
-                                        egui::Stroke::new(3.0, egui::Color32::from_rgb(255, 200, 0))
-                                    } else {
-                                        egui::Stroke::new(1.0, egui::Color32::from_gray(60))
-                                    })
-                                    .inner_margin(2.0);
-                                let response = frame
-                                    .show(ui, |ui| textures::show(ui, tex, self.tile))
-                                    .inner;
-                                let label = ui.selectable_label(
-                                    picked,
-                                    format!(
-                                        "z{i}  KL {:.2}  |d| {:.2}",
-                                        explained.kl[i],
-                                        explained.difference[i].abs()
-                                    ),
-                                );
-                                if response.clicked() || label.clicked() {
-                                    if picked {
-                                        self.picked.remove(&i);
-                                    } else {
-                                        self.picked.insert(i);
+                    // Rows of as many tiles as fit the width.
+                    let cell = self.tile + 16.0;
+                    let cols = ((ui.available_width() / cell).floor() as usize).max(1);
+                    for row in order.chunks(cols) {
+                        ui.horizontal_top(|ui| {
+                            for &i in row {
+                                let Some(tex) = self.tiles.get(i) else {
+                                    continue;
+                                };
+                                let picked = self.picked.contains(&i);
+                                ui.vertical(|ui| {
+                                    let frame = egui::Frame::NONE
+                                        .stroke(if picked {
+                                            egui::Stroke::new(
+                                                3.0,
+                                                egui::Color32::from_rgb(255, 200, 0),
+                                            )
+                                        } else {
+                                            egui::Stroke::new(1.0, egui::Color32::from_gray(60))
+                                        })
+                                        .inner_margin(2.0);
+                                    let response = frame
+                                        .show(ui, |ui| textures::show(ui, tex, self.tile))
+                                        .inner;
+                                    let label = ui.selectable_label(
+                                        picked,
+                                        format!(
+                                            "z{i}  KL {:.2}  |d| {:.2}",
+                                            explained.kl[i],
+                                            explained.difference[i].abs()
+                                        ),
+                                    );
+                                    if response.clicked() || label.clicked() {
+                                        if picked {
+                                            self.picked.remove(&i);
+                                        } else {
+                                            self.picked.insert(i);
+                                        }
                                     }
-                                }
-                            });
-                        }
-                    });
+                                });
+                            }
+                        });
+                    }
                 });
         });
     }
