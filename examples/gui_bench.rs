@@ -32,15 +32,28 @@ fn main() {
     let mut rows = Vec::new();
     for training in [false, true] {
         let run_dir = tmp.join(format!("run-frames-{training}"));
-        for tab in [
-            Tab::Attention,
-            Tab::Traversal,
-            Tab::Anomaly,
-            Tab::Training,
-            Tab::Metrics,
-        ] {
-            let times = frame_times(&data, &model, tab, training.then_some(&run_dir), frames);
-            rows.push((format!("frame, {} tab", tab.title()), training, times));
+        let cases = [
+            (Tab::Attention, false, "Attention tab, steady"),
+            (
+                Tab::Attention,
+                true,
+                "Attention tab, dragging opacity (all D maps redrawn)",
+            ),
+            (Tab::Traversal, false, "Traversal tab"),
+            (Tab::Anomaly, true, "Anomaly tab, dragging threshold"),
+            (Tab::Training, false, "Training tab (live curves)"),
+            (Tab::Metrics, false, "Metrics tab"),
+        ];
+        for (tab, drag, name) in cases {
+            let times = frame_times(
+                &data,
+                &model,
+                tab,
+                drag,
+                training.then_some(&run_dir),
+                frames,
+            );
+            rows.push((format!("frame, {name}"), training, times));
         }
     }
     for training in [false, true] {
@@ -103,6 +116,7 @@ fn frame_times(
     data: &Path,
     model: &Path,
     tab: Tab,
+    drag: bool,
     training: Option<&PathBuf>,
     frames: usize,
 ) -> Vec<f64> {
@@ -131,14 +145,14 @@ fn frame_times(
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    // Warm-up, then measure; the slider of the traversal tab and the threshold move every frame
-    // so textures are re-rendered as when a user drags.
+    // Warm-up, then measure; with `drag`, the threshold (Anomaly) or the opacity (Attention)
+    // changes every frame, so textures are re-rendered as when a user drags a slider.
     for _ in 0..10 {
         harness.step();
     }
     let mut times = Vec::with_capacity(frames);
     for k in 0..frames {
-        {
+        if drag {
             let app = harness.state_mut();
             match tab {
                 Tab::Anomaly => {

@@ -23,7 +23,6 @@ pub enum SortBy {
 struct RenderKey {
     explained: usize,
     cmap: Colormap,
-    opacity_pct: u32,
     common_scale: bool,
     picked: BTreeSet<usize>,
 }
@@ -39,6 +38,8 @@ pub struct AttentionPanel {
     tiles: Vec<egui::TextureHandle>,
     overall: Option<egui::TextureHandle>,
     original: Option<egui::TextureHandle>,
+    /// The model's input, under the heat maps.
+    base: Option<egui::TextureHandle>,
     rendered: Option<RenderKey>,
 }
 
@@ -54,6 +55,7 @@ impl Default for AttentionPanel {
             tiles: Vec::new(),
             overall: None,
             original: None,
+            base: None,
             rendered: None,
         }
     }
@@ -76,7 +78,6 @@ impl AttentionPanel {
         let key = RenderKey {
             explained: Arc::as_ptr(explained) as usize,
             cmap: self.cmap,
-            opacity_pct: (self.opacity * 100.0).round() as u32,
             common_scale: self.common_scale,
             picked: self.picked.clone(),
         };
@@ -94,14 +95,11 @@ impl AttentionPanel {
             }
         };
         let same_image = self.rendered.as_ref().is_some_and(|r| {
-            r.explained == key.explained
-                && r.common_scale == key.common_scale
-                && r.cmap == key.cmap
-                && r.opacity_pct == key.opacity_pct
+            r.explained == key.explained && r.common_scale == key.common_scale && r.cmap == key.cmap
         });
         if !same_image {
             for (i, map) in maps.per_dim.iter().enumerate() {
-                let img = heat_overlay(base, map, self.cmap, scale_of(map), self.opacity);
+                let img = heat_overlay(base, map, self.cmap, scale_of(map), 1.0);
                 match self.tiles.get_mut(i) {
                     // Reusing the texture avoids a new GPU allocation per map and frame.
                     Some(tex) => tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR),
@@ -116,6 +114,7 @@ impl AttentionPanel {
                 "attention:original",
                 &explained.original,
             ));
+            self.base = Some(textures::texture(ctx, "attention:base", base));
         }
         let picked: Vec<usize> = self
             .picked
@@ -128,7 +127,7 @@ impl AttentionPanel {
         } else {
             maps.overall_of(&picked)
         };
-        let img = heat_overlay(base, &overall, self.cmap, Scale::of(&overall), self.opacity);
+        let img = heat_overlay(base, &overall, self.cmap, Scale::of(&overall), 1.0);
         self.overall = Some(textures::texture(ctx, "attention:overall", &img));
         self.rendered = Some(key);
     }
@@ -162,11 +161,12 @@ impl AttentionPanel {
                     format!("Overall map of {} picked", self.picked.len())
                 });
                 if let Some(t) = &self.overall {
-                    textures::show(ui, t, 256.0);
+                    self.blended(ui, t, 256.0);
                 }
                 ui.small(explained.path.display().to_string());
                 ui.small("Click maps to pick dimensions.");
             });
+        let mut toggle = None;
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("gallery")
@@ -192,9 +192,8 @@ impl AttentionPanel {
                                             egui::Stroke::new(1.0, egui::Color32::from_gray(60))
                                         })
                                         .inner_margin(2.0);
-                                    let response = frame
-                                        .show(ui, |ui| textures::show(ui, tex, self.tile))
-                                        .inner;
+                                    let response =
+                                        frame.show(ui, |ui| self.blended(ui, tex, self.tile)).inner;
                                     let label = ui.selectable_label(
                                         picked,
                                         format!(
@@ -204,11 +203,7 @@ impl AttentionPanel {
                                         ),
                                     );
                                     if response.clicked() || label.clicked() {
-                                        if picked {
-                                            self.picked.remove(&i);
-                                        } else {
-                                            self.picked.insert(i);
-                                        }
+                                        toggle = Some(i);
                                     }
                                 });
                             }
@@ -216,6 +211,26 @@ impl AttentionPanel {
                     }
                 });
         });
+        if let Some(i) = toggle
+            && !self.picked.remove(&i)
+        {
+            self.picked.insert(i);
+        }
+    }
+
+    /// The heat map `heat` over the model's input at the panel's opacity. The blend happens on
+    /// the GPU (a tinted texture), so dragging the opacity redraws nothing on the CPU; it is the
+    /// blend of `render::heat_overlay` (heat * opacity + image * (1 - opacity)).
+    fn blended(&self, ui: &mut egui::Ui, heat: &egui::TextureHandle, side: f32) -> egui::Response {
+        let response = match &self.base {
+            Some(base) => textures::show(ui, base, side),
+            None => textures::show(ui, heat, side),
+        };
+        let alpha = (self.opacity.clamp(0.0, 1.0) * 255.0).round() as u8;
+        egui::Image::new(heat)
+            .tint(egui::Color32::from_white_alpha(alpha))
+            .paint_at(ui, response.rect);
+        response
     }
 
     fn controls(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
