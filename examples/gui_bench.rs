@@ -37,7 +37,7 @@ fn main() {
             (
                 Tab::Attention,
                 true,
-                "Attention tab, dragging opacity (all D maps redrawn)",
+                "Attention tab, dragging opacity (blended on the GPU)",
             ),
             (Tab::Traversal, false, "Traversal tab"),
             (Tab::Anomaly, true, "Anomaly tab, dragging threshold"),
