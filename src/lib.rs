@@ -6,10 +6,12 @@
 pub mod backend;
 pub mod checkpoint;
 pub mod data;
+pub mod engine;
 pub mod eval;
 pub mod explain;
 pub mod export;
 pub mod fsx;
+pub mod gui;
 pub mod map;
 pub mod metrics;
 pub mod model;

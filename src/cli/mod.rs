@@ -16,11 +16,39 @@ use vaelens::backend::{self, Backend, BackendChoice};
 #[command(
     name = "vaelens",
     version,
-    about = "Train VAEs and see why they encode what they encode"
+    about = "Train VAEs and see why they encode what they encode",
+    long_about = "Train VAEs and see why they encode what they encode.\n\n\
+        With no subcommand, opens the explorer window: `vaelens` on the bundled sample data and \
+        model, `vaelens DIR` on a data folder.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub gui: GuiArgs,
+}
+
+/// Arguments of the explorer window (no subcommand).
+#[derive(Args, Debug, Clone, Default)]
+pub struct GuiArgs {
+    /// Data folder to open in the explorer (default: the bundled sample data).
+    pub data_dir: Option<PathBuf>,
+    /// Checkpoint to load: a single `.safetensors` file or a run folder (default: the bundled model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Compute device: wgpu GPU when one exists (auto), wgpu forced, or the CPU.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Panel shown first.
+    #[arg(long, value_enum, default_value_t = vaelens::gui::Tab::Attention)]
+    pub tab: vaelens::gui::Tab,
+    /// Save a screenshot of the window to this PNG once the first maps are shown.
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
+    /// Close the window after `--screenshot` is written.
+    #[arg(long, requires = "screenshot")]
+    pub exit_after_screenshot: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -82,9 +110,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Explain(args)) => explain::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Export(args)) => export::run(args),
-        None => anyhow::bail!(
-            "the explorer window is not built yet; use a subcommand (see `vaelens --help`)"
-        ),
+        None => {
+            let gui = cli.gui;
+            vaelens::gui::run_gui(vaelens::gui::GuiOptions {
+                data_dir: gui.data_dir,
+                model: gui.model,
+                backend: gui.backend,
+                screenshot: gui.screenshot,
+                exit_after_screenshot: gui.exit_after_screenshot,
+                tab: gui.tab,
+            })
+        }
     }
 }
 

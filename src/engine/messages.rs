@@ -1,0 +1,198 @@
+//! What the window asks of the worker and what the worker answers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use image::RgbaImage;
+
+use crate::checkpoint::Checkpoint;
+use crate::data::Category;
+use crate::eval::{Report, ScoredTest};
+use crate::explain::AttentionMaps;
+use crate::metrics::Evaluation;
+use crate::model::VaeConfig;
+use crate::render::OverlayOptions;
+use crate::train::{EpochSummary, TrainConfig, TrainEvent};
+
+/// Requests from the window.
+#[derive(Debug)]
+pub enum Command {
+    /// Discover a data set folder (one MVTec category or a plain folder of images).
+    OpenData(PathBuf),
+    /// Load a single-file checkpoint (`*.safetensors`) or a run directory.
+    LoadModel(PathBuf),
+    /// Save the current model as a single-file checkpoint (the window asked before overwriting).
+    SaveModel(PathBuf),
+    /// Attention maps (all D dimensions, from mu), reconstruction and latent of one image.
+    Explain {
+        path: PathBuf,
+        stage: usize,
+    },
+    /// Decode one latent; only the newest queued one is served.
+    Decode {
+        seq: u64,
+        latent: Vec<f32>,
+    },
+    /// A traversal grid: for each of `dims` (rows), `mu` with that dimension set to each value.
+    Traverse {
+        mu: Vec<f32>,
+        dims: Vec<usize>,
+        values: Vec<f32>,
+    },
+    /// Anomaly maps of every test image for every method, then the evaluation report.
+    Score {
+        stage: usize,
+    },
+    StartTraining(TrainRequest),
+    PauseTraining,
+    ResumeTraining,
+    StopTraining,
+    /// Overlay PNGs of the whole test set for method `method` (index into `ScoredSet::method_ids`).
+    ExportOverlays {
+        method: usize,
+        options: OverlayOptions,
+        out: PathBuf,
+        overwrite: bool,
+    },
+    /// The evaluation report as JSON with the curves as CSV beside it.
+    WriteReport(PathBuf),
+    /// Stop training (its checkpoint is saved) and end the worker.
+    Shutdown,
+    /// Sent by the training threads: a checkpoint was written to this run directory.
+    #[doc(hidden)]
+    CheckpointWritten(PathBuf),
+    /// Sent by the training thread when it ends.
+    #[doc(hidden)]
+    TrainingEnded(Result<(Box<Checkpoint>, bool), String>),
+}
+
+/// A training run as the window configures it.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub config: TrainConfig,
+    pub latent_dim: usize,
+    pub input_size: usize,
+    pub run_dir: PathBuf,
+    /// Continue from the loaded model (its architecture and epoch count) instead of starting anew.
+    pub resume: bool,
+}
+
+/// Answers and progress from the worker.
+#[derive(Debug)]
+pub enum Event {
+    /// The device in use, for the status bar.
+    Backend {
+        description: String,
+        is_gpu: bool,
+    },
+    Data(Arc<DataSummary>),
+    /// `OpenData` found an MVTec root with these categories: the user picks one.
+    Categories(Vec<PathBuf>),
+    Thumbnails(Vec<(PathBuf, RgbaImage)>),
+    Model(Arc<ModelInfo>),
+    Explained(Arc<Explained>),
+    Decoded {
+        seq: u64,
+        image: RgbaImage,
+    },
+    Traversal {
+        dims: Vec<usize>,
+        values: Vec<f32>,
+        tiles: Vec<RgbaImage>,
+    },
+    ScoringProgress {
+        done: usize,
+        total: usize,
+    },
+    Scored(Arc<ScoredSet>),
+    Train(TrainEvent),
+    Training(TrainingStatus),
+    ExportProgress {
+        done: usize,
+        total: usize,
+    },
+    /// Files written (exports, reports, checkpoints), with a sentence for the status bar.
+    Written {
+        what: String,
+        paths: Vec<PathBuf>,
+    },
+    /// Something went wrong; the worker keeps running.
+    Error(String),
+    /// Something worth telling the user that is not an error.
+    Info(String),
+}
+
+/// Where training stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainingStatus {
+    Loading,
+    Running,
+    Paused,
+    /// Ended: how (finished, stopped, failed).
+    Ended(String),
+}
+
+/// What the data panel shows of an opened folder.
+#[derive(Debug, Clone)]
+pub struct DataSummary {
+    pub category: Category,
+    /// `train` first, then each defect type of the test split.
+    pub groups: Vec<GroupSummary>,
+}
+
+/// One split or defect type.
+#[derive(Debug, Clone)]
+pub struct GroupSummary {
+    pub name: String,
+    pub images: Vec<PathBuf>,
+    /// Images with a ground-truth mask.
+    pub masks: usize,
+}
+
+/// The model in use.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    pub config: VaeConfig,
+    /// Where it came from, for the status bar.
+    pub source: String,
+    /// Increases with every model the worker loads; results carry it.
+    pub generation: u64,
+    pub has_stats: bool,
+    /// Normal statistics (prior N(0, I) when the checkpoint has none): latent slider ranges.
+    pub normal_mu: Vec<f32>,
+    pub normal_var: Vec<f32>,
+    pub history: Vec<EpochSummary>,
+}
+
+/// Everything the attention and traversal panels show of one image.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub path: PathBuf,
+    pub stage: usize,
+    pub generation: u64,
+    /// The image at its own size.
+    pub original: RgbaImage,
+    /// The model's input (resized, channel-converted) as an image.
+    pub input: RgbaImage,
+    /// decoder(mu) at the model's input size.
+    pub reconstruction: RgbaImage,
+    pub maps: AttentionMaps,
+    /// This image's KL divergence per dimension (nats).
+    pub kl: Vec<f32>,
+    /// The normal difference d_i of SPEC §3 against the model's normal statistics.
+    pub difference: Vec<f32>,
+}
+
+/// Anomaly maps of the test set and their evaluation.
+#[derive(Debug, Clone)]
+pub struct ScoredSet {
+    pub generation: u64,
+    pub stage: usize,
+    pub method_ids: Vec<&'static str>,
+    pub tests: Vec<ScoredTest>,
+    /// `None` when the report could not be built (reason in `notes`).
+    pub report: Option<Report>,
+    /// One per method, same order as `method_ids`.
+    pub evaluations: Vec<Evaluation>,
+    pub notes: Vec<String>,
+}

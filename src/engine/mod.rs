@@ -1,0 +1,100 @@
+//! The explorer's worker: one thread owns the compute device and the model. The window sends
+//! [`Command`]s and draws the [`Event`]s that come back; it never waits on the worker.
+//!
+//! Interactive requests are coalesced: of several queued `Decode` (or `Explain`) commands only the
+//! newest is served, so dragging a latent slider never queues up work. Long jobs (scoring the
+//! test set) run one image at a time between interactive requests. Training runs in a second
+//! thread that this worker controls (pause, resume, stop); each checkpoint it writes is loaded
+//! back here, so the user keeps exploring the latest weights while training goes on.
+
+mod device;
+mod messages;
+mod training;
+mod worker;
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+pub use device::{SharedWgpu, open_backend};
+pub use messages::{
+    Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
+    TrainingStatus,
+};
+
+use crate::backend::{Backend, BackendChoice};
+
+/// Called after each event is sent, e.g. to make the window repaint.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// A running worker: its command sender, its event receiver and its thread.
+pub struct Engine {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts a detached worker that opens the device for `choice` itself; it runs until it
+    /// receives [`Command::Shutdown`].
+    pub fn spawn(choice: BackendChoice) -> (Sender<Command>, Receiver<Event>) {
+        let mut engine = Self::start(BackendSource::Choice(choice), None);
+        engine.thread.take();
+        (engine.commands.clone(), engine.events.clone())
+    }
+
+    /// Starts a worker on `backend` (or on the device for `choice` when `None`), calling `waker`
+    /// after each event.
+    pub fn start(source: BackendSource, waker: Option<Waker>) -> Self {
+        let (command_tx, command_rx) = unbounded();
+        let (event_tx, event_rx) = unbounded();
+        let loopback = command_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("vaelens-engine".into())
+            .spawn(move || {
+                let backend = match source {
+                    BackendSource::Ready(backend) => backend,
+                    BackendSource::Choice(choice) => match crate::backend::select(choice) {
+                        Ok(backend) => backend,
+                        Err(e) => {
+                            let _ = event_tx
+                                .send(Event::Error(format!("{e}; falling back to the CPU")));
+                            crate::backend::select(BackendChoice::Cpu)
+                                .expect("the CPU backend always opens")
+                        }
+                    },
+                };
+                worker::Worker::new(backend, event_tx, loopback, waker).run(command_rx);
+            })
+            .expect("the OS can start a thread");
+        Self {
+            commands: command_tx,
+            events: event_rx,
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks the worker to stop (cancelling training, which then saves its checkpoint) and waits
+    /// for it to finish. Does nothing for a detached worker or one already shut down.
+    pub fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.commands.send(Command::Shutdown);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Where the worker's device comes from.
+pub enum BackendSource {
+    /// Already opened (e.g. to share its wgpu device with the window).
+    Ready(Backend),
+    /// Opened by the worker.
+    Choice(BackendChoice),
+}

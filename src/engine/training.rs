@@ -1,0 +1,179 @@
+//! Training in a thread of its own, controlled by the worker.
+//!
+//! Pause needs no hook in the training loop: its events go through a channel of capacity one,
+//! and while paused the forwarding thread stops reading it, so the loop blocks on its next
+//! `send` between two steps. Stop sets the loop's cancel flag; the loop then saves a checkpoint
+//! (atomically) and returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
+
+use super::messages::{Command, Event, TrainRequest, TrainingStatus};
+use super::{Waker, worker::notify};
+use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
+use crate::data::{Category, TrainSet, detect_channels};
+use crate::model::VaeConfig;
+use crate::train::{TrainEvent, TrainJob, TrainOutcome, train};
+
+pub struct TrainingHandle {
+    cancel: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
+    trainer: Option<JoinHandle<()>>,
+    forwarder: Option<JoinHandle<()>>,
+}
+
+impl TrainingHandle {
+    /// Loads the training images and trains, in new threads.
+    pub fn start(
+        request: TrainRequest,
+        category: Category,
+        resume: Option<Checkpoint>,
+        backend: Backend,
+        events: Sender<Event>,
+        loopback: Sender<Command>,
+        waker: Option<Waker>,
+    ) -> Self {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let paused = Arc::new(AtomicBool::new(false));
+        let (train_tx, train_rx) = bounded::<TrainEvent>(1);
+
+        let forwarder = {
+            let (cancel, paused) = (cancel.clone(), paused.clone());
+            let (events, loopback, waker) = (events.clone(), loopback.clone(), waker.clone());
+            std::thread::Builder::new()
+                .name("vaelens-train-events".into())
+                .spawn(move || {
+                    loop {
+                        if paused.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
+                        match train_rx.recv_timeout(Duration::from_millis(50)) {
+                            Ok(event) => {
+                                if let TrainEvent::Checkpoint(dir) = &event {
+                                    let _ = loopback.send(Command::CheckpointWritten(dir.clone()));
+                                }
+                                notify(&events, &waker, Event::Train(event));
+                            }
+                            Err(RecvTimeoutError::Timeout) => {}
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
+                    }
+                })
+                .expect("the OS can start a thread")
+        };
+
+        let trainer = {
+            let cancel = cancel.clone();
+            std::thread::Builder::new()
+                .name("vaelens-train".into())
+                .spawn(move || {
+                    let result = run(
+                        request, &category, resume, backend, &events, &waker, train_tx, &cancel,
+                    );
+                    let _ = loopback.send(Command::TrainingEnded(result));
+                })
+                .expect("the OS can start a thread")
+        };
+        Self {
+            cancel,
+            paused,
+            trainer: Some(trainer),
+            forwarder: Some(forwarder),
+        }
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Relaxed);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn stop(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        self.paused.store(false, Ordering::Relaxed);
+    }
+
+    /// Stops and waits until the checkpoint is written.
+    pub fn stop_and_join(&mut self) {
+        self.stop();
+        self.join();
+    }
+
+    pub fn join(&mut self) {
+        if let Some(t) = self.trainer.take() {
+            let _ = t.join();
+        }
+        if let Some(t) = self.forwarder.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    request: TrainRequest,
+    category: &Category,
+    resume: Option<Checkpoint>,
+    backend: Backend,
+    events: &Sender<Event>,
+    waker: &Option<Waker>,
+    train_tx: Sender<TrainEvent>,
+    cancel: &AtomicBool,
+) -> Result<(Box<Checkpoint>, bool), String> {
+    notify(events, waker, Event::Training(TrainingStatus::Loading));
+    if category.train.is_empty() {
+        return Err(format!(
+            "{} has no training images",
+            category.root.display()
+        ));
+    }
+    let model = match &resume {
+        Some(checkpoint) => checkpoint.config.clone(),
+        None => {
+            let channels = detect_channels(&category.train);
+            VaeConfig::default_for(channels, request.input_size, request.latent_dim)
+        }
+    };
+    model.validate().map_err(|e| e.to_string())?;
+    let data = TrainSet::load(
+        &category.train,
+        model.channels,
+        model.input_size as u32,
+        &mut |_, _| {},
+    )
+    .map_err(|e| e.to_string())?;
+    for skipped in &data.skipped {
+        notify(
+            events,
+            waker,
+            Event::Error(format!(
+                "skipped training image {}: {}",
+                skipped.path.display(),
+                skipped.reason
+            )),
+        );
+    }
+    notify(events, waker, Event::Training(TrainingStatus::Running));
+    let job = TrainJob {
+        data: &data,
+        model,
+        config: request.config,
+        run_dir: request.run_dir.clone(),
+        backend,
+        resume,
+        data_dir: Some(category.root.clone()),
+    };
+    let outcome = train(job, &train_tx, cancel).map_err(|e| e.to_string())?;
+    Ok(match outcome {
+        TrainOutcome::Finished(checkpoint) => (Box::new(checkpoint), false),
+        TrainOutcome::Cancelled(checkpoint) => (Box::new(checkpoint), true),
+    })
+}

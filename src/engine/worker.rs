@@ -1,0 +1,701 @@
+//! The worker loop: drain the command channel, coalesce, serve, then do one unit of background
+//! work (one test image of a scoring job) before looking at the channel again.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use image::RgbaImage;
+
+use super::Waker;
+use super::messages::{
+    Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
+    TrainingStatus,
+};
+use super::training::TrainingHandle;
+use crate::backend::Backend;
+use crate::checkpoint::Checkpoint;
+use crate::data::{
+    Category, DataError, LayoutKind, discover_categories, load_image, to_model_input,
+};
+use crate::eval::{Report, ScoredTest, score_test_set};
+use crate::explain::cam::GradCam;
+use crate::explain::{AnomalyMethod, AttentionTarget, Explainer, anomaly_methods, image_from_chw};
+use crate::export::export_overlays;
+use crate::metrics::Evaluation;
+use crate::render::to_rgba;
+
+/// Thumbnail side in pixels, and how many per group the data panel shows.
+const THUMB_SIDE: u32 = 64;
+const THUMBS_PER_GROUP: usize = 8;
+
+/// Sends `event` and wakes the window.
+pub(crate) fn notify(events: &Sender<Event>, waker: &Option<Waker>, event: Event) {
+    let _ = events.send(event);
+    if let Some(wake) = waker {
+        wake();
+    }
+}
+
+struct Model {
+    explainer: Explainer,
+    checkpoint: Checkpoint,
+    info: Arc<ModelInfo>,
+}
+
+/// A test-set scoring job in progress.
+struct Scoring {
+    generation: u64,
+    stage: usize,
+    next: usize,
+    tests: Vec<ScoredTest>,
+    notes: Vec<String>,
+}
+
+pub struct Worker {
+    backend: Backend,
+    events: Sender<Event>,
+    loopback: Sender<Command>,
+    waker: Option<Waker>,
+    model: Option<Model>,
+    generation: u64,
+    category: Option<Category>,
+    explained: HashMap<(PathBuf, usize), Arc<Explained>>,
+    methods: Vec<Box<dyn AnomalyMethod>>,
+    scoring: Option<Scoring>,
+    scored: Option<Arc<ScoredSet>>,
+    training: Option<TrainingHandle>,
+}
+
+impl Worker {
+    pub fn new(
+        backend: Backend,
+        events: Sender<Event>,
+        loopback: Sender<Command>,
+        waker: Option<Waker>,
+    ) -> Self {
+        Self {
+            backend,
+            events,
+            loopback,
+            waker,
+            model: None,
+            generation: 0,
+            category: None,
+            explained: HashMap::new(),
+            methods: anomaly_methods(),
+            scoring: None,
+            scored: None,
+            training: None,
+        }
+    }
+
+    fn send(&self, event: Event) {
+        notify(&self.events, &self.waker, event);
+    }
+
+    pub fn run(mut self, commands: Receiver<Command>) {
+        self.send(Event::Backend {
+            description: self.backend.description.clone(),
+            is_gpu: self.backend.is_gpu,
+        });
+        loop {
+            let mut batch: Vec<Command> = Vec::new();
+            if self.scoring.is_none() {
+                match commands.recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            batch.extend(commands.try_iter());
+            if batch.iter().any(|c| matches!(c, Command::Shutdown)) {
+                break;
+            }
+            for command in coalesce(batch) {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(command)));
+                if let Err(panic) = outcome {
+                    let what = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    self.send(Event::Error(format!(
+                        "internal error (the explorer keeps running): {what}"
+                    )));
+                }
+            }
+            if self.scoring.is_some() {
+                let step = std::panic::catch_unwind(AssertUnwindSafe(|| self.score_step()));
+                if step.is_err() {
+                    self.scoring = None;
+                    self.send(Event::Error(
+                        "scoring the test set failed with an internal error".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(mut training) = self.training.take() {
+            training.stop_and_join();
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::OpenData(dir) => self.open_data(&dir),
+            Command::LoadModel(path) => self.load_model(&path),
+            Command::SaveModel(path) => self.save_model(&path),
+            Command::Explain { path, stage } => self.explain(&path, stage),
+            Command::Decode { seq, latent } => self.decode(seq, &latent),
+            Command::Traverse { mu, dims, values } => self.traverse(&mu, dims, values),
+            Command::Score { stage } => self.start_scoring(stage),
+            Command::StartTraining(request) => self.start_training(request),
+            Command::PauseTraining => self.pause(true),
+            Command::ResumeTraining => self.pause(false),
+            Command::StopTraining => {
+                if let Some(training) = &self.training {
+                    training.stop();
+                }
+            }
+            Command::ExportOverlays {
+                method,
+                options,
+                out,
+                overwrite,
+            } => self.export_overlays(method, &options, &out, overwrite),
+            Command::WriteReport(path) => self.write_report(&path),
+            Command::CheckpointWritten(dir) => {
+                if let Err(e) = self.install_model(
+                    Checkpoint::load_run(&dir).map_err(|e| e.to_string()),
+                    format!("training checkpoint {}", dir.display()),
+                ) {
+                    self.send(Event::Error(e));
+                }
+            }
+            Command::TrainingEnded(result) => self.training_ended(result),
+            Command::Shutdown => {}
+        }
+    }
+
+    fn open_data(&mut self, dir: &Path) {
+        let category = match Category::discover(dir) {
+            Ok(c) => c,
+            Err(DataError::MultipleCategories { .. }) => {
+                self.send(Event::Categories(discover_categories(dir)));
+                return;
+            }
+            Err(e) => {
+                self.send(Event::Error(e.to_string()));
+                return;
+            }
+        };
+        let mut groups = vec![GroupSummary {
+            name: "train".into(),
+            images: category.train.clone(),
+            masks: 0,
+        }];
+        for defect in category.defect_types() {
+            let tests = category.test_of(&defect);
+            groups.push(GroupSummary {
+                name: defect.clone(),
+                images: tests.iter().map(|t| t.path.clone()).collect(),
+                masks: tests.iter().filter(|t| t.mask.is_some()).count(),
+            });
+        }
+        if category.kind == LayoutKind::Mvtec && category.test.is_empty() {
+            self.send(Event::Info(format!(
+                "{} has no test split: the anomaly and metrics panels stay empty",
+                category.root.display()
+            )));
+        }
+        let summary = Arc::new(DataSummary {
+            category: category.clone(),
+            groups: groups.clone(),
+        });
+        self.category = Some(category);
+        self.scored = None;
+        self.scoring = None;
+        self.send(Event::Data(summary));
+        // Thumbnails: a few per group, decoded here so the window never waits on files.
+        let mut thumbs = Vec::new();
+        for group in &groups {
+            for path in group.images.iter().take(THUMBS_PER_GROUP) {
+                match load_image(path) {
+                    Ok(img) => thumbs.push((
+                        path.clone(),
+                        to_rgba(&img.thumbnail(THUMB_SIDE, THUMB_SIDE)),
+                    )),
+                    Err(e) => self.send(Event::Error(e.to_string())),
+                }
+            }
+        }
+        self.send(Event::Thumbnails(thumbs));
+    }
+
+    fn load_model(&mut self, path: &Path) {
+        let loaded = if path.is_dir() {
+            Checkpoint::load_run(path)
+        } else {
+            Checkpoint::load_file(path)
+        };
+        if let Err(e) = self.install_model(
+            loaded.map_err(|e| e.to_string()),
+            path.display().to_string(),
+        ) {
+            self.send(Event::Error(e));
+        }
+    }
+
+    /// Makes `checkpoint` the model in use; clears every cached result.
+    fn install_model(
+        &mut self,
+        checkpoint: Result<Checkpoint, String>,
+        source: String,
+    ) -> Result<(), String> {
+        let checkpoint = checkpoint?;
+        let explainer = checkpoint
+            .explainer(&self.backend.device)
+            .map_err(|e| format!("{source}: {e}"))?;
+        self.generation += 1;
+        let info = Arc::new(ModelInfo {
+            config: checkpoint.config.clone(),
+            source,
+            generation: self.generation,
+            has_stats: checkpoint.stats.is_some(),
+            normal_mu: explainer.stats.mu.clone(),
+            normal_var: explainer.stats.var.clone(),
+            history: checkpoint
+                .state
+                .as_ref()
+                .map(|s| s.history.clone())
+                .unwrap_or_default(),
+        });
+        self.explained.clear();
+        self.scored = None;
+        self.scoring = None;
+        self.model = Some(Model {
+            explainer,
+            checkpoint,
+            info: info.clone(),
+        });
+        self.send(Event::Model(info));
+        Ok(())
+    }
+
+    fn save_model(&mut self, path: &Path) {
+        let Some(model) = &self.model else {
+            self.send(Event::Error(
+                "no model to save: load or train one first".into(),
+            ));
+            return;
+        };
+        match model.checkpoint.save_file(path, false) {
+            Ok(()) => self.send(Event::Written {
+                what: "checkpoint".into(),
+                paths: vec![path.to_path_buf()],
+            }),
+            Err(e) => self.send(Event::Error(format!("saving {}: {e}", path.display()))),
+        }
+    }
+
+    fn explain(&mut self, path: &Path, stage: usize) {
+        let Some(model) = &self.model else {
+            return;
+        };
+        let key = (path.to_path_buf(), stage);
+        if let Some(hit) = self.explained.get(&key) {
+            self.send(Event::Explained(hit.clone()));
+            return;
+        }
+        let explainer = &model.explainer;
+        let stage = stage.min(explainer.default_stage());
+        let image = match load_image(path) {
+            Ok(img) => img,
+            Err(e) => {
+                self.send(Event::Error(e.to_string()));
+                return;
+            }
+        };
+        let config = &explainer.config;
+        let size = config.input_size as u32;
+        let input = to_model_input(&image, config.channels, size);
+        let maps = explainer.attention(&input, stage, AttentionTarget::Mu, &GradCam);
+        let reconstruction = explainer.reconstruct(&input);
+        let kl = maps
+            .mu
+            .iter()
+            .zip(&maps.logvar)
+            .map(|(m, lv)| 0.5 * (m * m + lv.exp() - 1.0 - lv))
+            .collect();
+        let stats = &explainer.stats;
+        let difference = maps
+            .mu
+            .iter()
+            .zip(&maps.logvar)
+            .enumerate()
+            .map(|(i, (m, lv))| (m - stats.mu[i]) / (stats.var[i] + lv.exp()).max(1e-12).sqrt())
+            .collect();
+        let explained = Arc::new(Explained {
+            path: path.to_path_buf(),
+            stage,
+            generation: model.info.generation,
+            original: to_rgba(&image),
+            input: to_rgba(&image_from_chw(&input, config.channels, size)),
+            reconstruction: to_rgba(&image_from_chw(&reconstruction, config.channels, size)),
+            maps,
+            kl,
+            difference,
+        });
+        self.explained.insert(key, explained.clone());
+        self.send(Event::Explained(explained));
+    }
+
+    fn decode(&mut self, seq: u64, latent: &[f32]) {
+        let Some(model) = &self.model else {
+            return;
+        };
+        let config = &model.explainer.config;
+        if latent.len() != config.latent_dim {
+            return;
+        }
+        let image = model
+            .explainer
+            .decode(latent)
+            .into_iter()
+            .next()
+            .map(|chw| {
+                to_rgba(&image_from_chw(
+                    &chw,
+                    config.channels,
+                    config.input_size as u32,
+                ))
+            })
+            .unwrap_or_default();
+        self.send(Event::Decoded { seq, image });
+    }
+
+    fn traverse(&mut self, mu: &[f32], dims: Vec<usize>, values: Vec<f32>) {
+        let Some(model) = &self.model else {
+            return;
+        };
+        let config = &model.explainer.config;
+        if mu.len() != config.latent_dim || dims.iter().any(|&d| d >= config.latent_dim) {
+            return;
+        }
+        let tiles: Vec<RgbaImage> = model
+            .explainer
+            .traversal(mu, &dims, &values)
+            .iter()
+            .map(|chw| {
+                to_rgba(&image_from_chw(
+                    chw,
+                    config.channels,
+                    config.input_size as u32,
+                ))
+            })
+            .collect();
+        self.send(Event::Traversal {
+            dims,
+            values,
+            tiles,
+        });
+    }
+
+    fn start_scoring(&mut self, stage: usize) {
+        let Some(model) = &self.model else {
+            return;
+        };
+        let Some(category) = &self.category else {
+            return;
+        };
+        let stage = stage.min(model.explainer.default_stage());
+        if let Some(done) = &self.scored
+            && done.generation == model.info.generation
+            && done.stage == stage
+        {
+            self.send(Event::Scored(done.clone()));
+            return;
+        }
+        if self
+            .scoring
+            .as_ref()
+            .is_some_and(|s| s.generation == model.info.generation && s.stage == stage)
+        {
+            return;
+        }
+        if category.test.is_empty() {
+            self.send(Event::Info(format!(
+                "{} has no test images: nothing to score",
+                category.root.display()
+            )));
+            return;
+        }
+        self.scoring = Some(Scoring {
+            generation: model.info.generation,
+            stage,
+            next: 0,
+            tests: Vec::with_capacity(category.test.len()),
+            notes: Vec::new(),
+        });
+    }
+
+    /// Scores one test image (every method), through the library's own scoring so the maps are
+    /// exactly those of `vaelens eval`/`export`; finishes the report after the last one.
+    fn score_step(&mut self) {
+        if self.model.is_none() || self.category.is_none() {
+            self.scoring = None;
+            return;
+        }
+        let (Some(model), Some(category), Some(scoring)) =
+            (&self.model, &self.category, &mut self.scoring)
+        else {
+            return;
+        };
+        let total = category.test.len();
+        if scoring.next < total {
+            let one = Category {
+                test: vec![category.test[scoring.next].clone()],
+                ..category.clone()
+            };
+            match score_test_set(
+                &model.explainer,
+                &one,
+                &self.methods,
+                scoring.stage,
+                &mut |_, _| {},
+                None,
+            ) {
+                Ok((tests, notes)) => {
+                    scoring.tests.extend(tests);
+                    scoring.notes.extend(notes);
+                }
+                Err(e) => scoring.notes.push(e.to_string()),
+            }
+            scoring.next += 1;
+            let done = scoring.next;
+            self.send(Event::ScoringProgress { done, total });
+            return;
+        }
+        let scoring = self.scoring.take().expect("checked above");
+        let method_ids: Vec<&'static str> = self.methods.iter().map(|m| m.id()).collect();
+        let mut notes = scoring.notes;
+        let (report, evaluations): (Option<Report>, Vec<Evaluation>) = if scoring.tests.is_empty() {
+            notes.push("no test image could be scored".into());
+            (None, Vec::new())
+        } else {
+            match Report::build(
+                &scoring.tests,
+                &method_ids,
+                notes.clone(),
+                Some(scoring.stage),
+            ) {
+                Ok((report, evaluations)) => (Some(report), evaluations),
+                Err(e) => {
+                    notes.push(e.to_string());
+                    (None, Vec::new())
+                }
+            }
+        };
+        let set = Arc::new(ScoredSet {
+            generation: scoring.generation,
+            stage: scoring.stage,
+            method_ids,
+            tests: scoring.tests,
+            report,
+            evaluations,
+            notes,
+        });
+        self.scored = Some(set.clone());
+        self.send(Event::Scored(set));
+    }
+
+    fn start_training(&mut self, request: TrainRequest) {
+        if self.training.is_some() {
+            self.send(Event::Error(
+                "training is already running; stop it first".into(),
+            ));
+            return;
+        }
+        let Some(category) = self.category.clone() else {
+            self.send(Event::Error("open a data folder before training".into()));
+            return;
+        };
+        let resume = if request.resume {
+            match &self.model {
+                Some(model) => Some(model.checkpoint.clone()),
+                None => {
+                    self.send(Event::Error("no loaded model to continue from".into()));
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        self.training = Some(TrainingHandle::start(
+            request,
+            category,
+            resume,
+            self.backend.clone(),
+            self.events.clone(),
+            self.loopback.clone(),
+            self.waker.clone(),
+        ));
+    }
+
+    fn pause(&mut self, paused: bool) {
+        if let Some(training) = &self.training {
+            training.set_paused(paused);
+            self.send(Event::Training(if training.is_paused() {
+                TrainingStatus::Paused
+            } else {
+                TrainingStatus::Running
+            }));
+        }
+    }
+
+    fn training_ended(&mut self, result: Result<(Box<Checkpoint>, bool), String>) {
+        if let Some(mut training) = self.training.take() {
+            training.join();
+        }
+        match result {
+            Ok((checkpoint, cancelled)) => {
+                let epochs = checkpoint.state.as_ref().map_or(0, |s| s.epochs_done);
+                let how = if cancelled {
+                    format!("stopped after {epochs} epoch(s); checkpoint saved")
+                } else {
+                    format!("finished {epochs} epoch(s)")
+                };
+                let _ = self.install_model(Ok(*checkpoint), format!("trained ({how})"));
+                self.send(Event::Training(TrainingStatus::Ended(how)));
+            }
+            Err(e) => {
+                self.send(Event::Error(format!("training failed: {e}")));
+                self.send(Event::Training(TrainingStatus::Ended(format!(
+                    "failed: {e}"
+                ))));
+            }
+        }
+    }
+
+    fn export_overlays(
+        &mut self,
+        method: usize,
+        options: &crate::render::OverlayOptions,
+        out: &Path,
+        overwrite: bool,
+    ) {
+        let Some(scored) = &self.scored else {
+            self.send(Event::Error(
+                "score the test set before exporting overlays".into(),
+            ));
+            return;
+        };
+        if method >= scored.method_ids.len() {
+            return;
+        }
+        let scored = scored.clone();
+        let events = self.events.clone();
+        let waker = self.waker.clone();
+        let result = export_overlays(
+            &scored.tests,
+            method,
+            options,
+            out,
+            overwrite,
+            &mut |done, total| {
+                notify(&events, &waker, Event::ExportProgress { done, total });
+            },
+        );
+        match result {
+            Ok(paths) => self.send(Event::Written {
+                what: format!("{} overlay(s) to {}", paths.len(), out.display()),
+                paths,
+            }),
+            Err(e) => self.send(Event::Error(e)),
+        }
+    }
+
+    fn write_report(&mut self, path: &Path) {
+        let Some(scored) = &self.scored else {
+            self.send(Event::Error(
+                "score the test set before writing the report".into(),
+            ));
+            return;
+        };
+        let Some(report) = &scored.report else {
+            self.send(Event::Error(
+                "the evaluation has no report (see its notes)".into(),
+            ));
+            return;
+        };
+        match report.write(path, &scored.method_ids, &scored.evaluations) {
+            Ok(mut paths) => {
+                paths.insert(0, path.to_path_buf());
+                self.send(Event::Written {
+                    what: format!("report {}", path.display()),
+                    paths,
+                });
+            }
+            Err(e) => self.send(Event::Error(format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Keeps the newest `Decode` and the newest `Explain` of a batch (at their last positions); every
+/// other command is kept in order.
+pub(crate) fn coalesce(batch: Vec<Command>) -> Vec<Command> {
+    let last_decode = batch
+        .iter()
+        .rposition(|c| matches!(c, Command::Decode { .. }));
+    let last_explain = batch
+        .iter()
+        .rposition(|c| matches!(c, Command::Explain { .. }));
+    batch
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| match c {
+            Command::Decode { .. } => Some(*i) == last_decode,
+            Command::Explain { .. } => Some(*i) == last_explain,
+            _ => true,
+        })
+        .map(|(_, c)| c)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_decode_and_explain_survive() {
+        let batch = vec![
+            Command::Decode {
+                seq: 1,
+                latent: vec![],
+            },
+            Command::Explain {
+                path: "a".into(),
+                stage: 0,
+            },
+            Command::Decode {
+                seq: 2,
+                latent: vec![],
+            },
+            Command::PauseTraining,
+            Command::Explain {
+                path: "b".into(),
+                stage: 0,
+            },
+            Command::Decode {
+                seq: 3,
+                latent: vec![],
+            },
+        ];
+        let kept = coalesce(batch);
+        assert_eq!(kept.len(), 3);
+        assert!(matches!(kept[0], Command::PauseTraining));
+        assert!(matches!(&kept[1], Command::Explain { path, .. } if path == Path::new("b")));
+        assert!(matches!(kept[2], Command::Decode { seq: 3, .. }));
+    }
+}

@@ -1,0 +1,281 @@
+//! Attention panel: the D per-dimension maps of the selected image over the image (sortable by
+//! KL, by |d_i| or by index), click to pick dimensions, the overall map of the picked ones, the
+//! encoder stage, colormap, opacity and an optional common scale.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use eframe::egui;
+
+use super::shared::Shared;
+use super::textures;
+use crate::engine::Explained;
+use crate::render::{Colormap, Scale, heat_overlay};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Kl,
+    Difference,
+    Index,
+}
+
+#[derive(Clone, PartialEq)]
+struct RenderKey {
+    explained: usize,
+    cmap: Colormap,
+    common_scale: bool,
+    picked: BTreeSet<usize>,
+}
+
+pub struct AttentionPanel {
+    pub sort: SortBy,
+    pub cmap: Colormap,
+    pub opacity: f32,
+    pub common_scale: bool,
+    /// Dimensions picked in the gallery (shared with the traversal grid).
+    pub picked: BTreeSet<usize>,
+    pub tile: f32,
+    tiles: Vec<egui::TextureHandle>,
+    overall: Option<egui::TextureHandle>,
+    original: Option<egui::TextureHandle>,
+    /// The model's input, under the heat maps.
+    base: Option<egui::TextureHandle>,
+    rendered: Option<RenderKey>,
+}
+
+impl Default for AttentionPanel {
+    fn default() -> Self {
+        Self {
+            sort: SortBy::Kl,
+            cmap: Colormap::Turbo,
+            opacity: 0.5,
+            common_scale: false,
+            picked: BTreeSet::new(),
+            tile: 112.0,
+            tiles: Vec::new(),
+            overall: None,
+            original: None,
+            base: None,
+            rendered: None,
+        }
+    }
+}
+
+impl AttentionPanel {
+    /// Dimension indices in display order.
+    pub fn order(&self, explained: &Explained) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..explained.maps.per_dim.len()).collect();
+        let key = |i: usize| match self.sort {
+            SortBy::Kl => -explained.kl[i],
+            SortBy::Difference => -explained.difference[i].abs(),
+            SortBy::Index => i as f32,
+        };
+        order.sort_by(|&a, &b| key(a).total_cmp(&key(b)));
+        order
+    }
+
+    fn render(&mut self, ctx: &egui::Context, explained: &Arc<Explained>) {
+        let key = RenderKey {
+            explained: Arc::as_ptr(explained) as usize,
+            cmap: self.cmap,
+            common_scale: self.common_scale,
+            picked: self.picked.clone(),
+        };
+        if self.rendered.as_ref() == Some(&key) {
+            return;
+        }
+        let maps = &explained.maps;
+        let base = &explained.input;
+        let common = Scale::covering(maps.per_dim.iter());
+        let scale_of = |m: &crate::map::FloatMap| {
+            if self.common_scale {
+                common
+            } else {
+                Scale::of(m)
+            }
+        };
+        let same_image = self.rendered.as_ref().is_some_and(|r| {
+            r.explained == key.explained && r.common_scale == key.common_scale && r.cmap == key.cmap
+        });
+        if !same_image {
+            for (i, map) in maps.per_dim.iter().enumerate() {
+                let img = heat_overlay(base, map, self.cmap, scale_of(map), 1.0);
+                match self.tiles.get_mut(i) {
+                    // Reusing the texture avoids a new GPU allocation per map and frame.
+                    Some(tex) => tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR),
+                    None => self
+                        .tiles
+                        .push(textures::texture(ctx, format!("attention:{i}"), &img)),
+                }
+            }
+            self.tiles.truncate(maps.per_dim.len());
+            self.original = Some(textures::texture(
+                ctx,
+                "attention:original",
+                &explained.original,
+            ));
+            self.base = Some(textures::texture(ctx, "attention:base", base));
+        }
+        let picked: Vec<usize> = self
+            .picked
+            .iter()
+            .copied()
+            .filter(|&i| i < maps.per_dim.len())
+            .collect();
+        let overall = if picked.is_empty() {
+            maps.overall.clone()
+        } else {
+            maps.overall_of(&picked)
+        };
+        let img = heat_overlay(base, &overall, self.cmap, Scale::of(&overall), 1.0);
+        self.overall = Some(textures::texture(ctx, "attention:overall", &img));
+        self.rendered = Some(key);
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        self.controls(ui, shared);
+        ui.separator();
+        let Some(explained) = shared.explained.clone() else {
+            ui.label(if shared.model.is_none() {
+                "No model: train one in the Training panel or load a checkpoint."
+            } else if shared.selected.is_none() {
+                "Pick an image on the left."
+            } else {
+                "Computing attention maps..."
+            });
+            return;
+        };
+        self.render(ui.ctx(), &explained);
+        let order = self.order(&explained);
+        egui::Panel::left("attention-image")
+            .resizable(false)
+            .exact_size(272.0)
+            .show(ui, |ui| {
+                ui.strong("Image");
+                if let Some(t) = &self.original {
+                    textures::show(ui, t, 256.0);
+                }
+                ui.strong(if self.picked.is_empty() {
+                    "Overall map (all dimensions)".to_string()
+                } else {
+                    format!("Overall map of {} picked", self.picked.len())
+                });
+                if let Some(t) = &self.overall {
+                    self.blended(ui, t, 256.0);
+                }
+                ui.small(explained.path.display().to_string());
+                ui.small("Click maps to pick dimensions.");
+            });
+        let mut toggle = None;
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("gallery")
+                .show(ui, |ui| {
+                    // Rows of as many tiles as fit the width.
+                    let cell = self.tile + 16.0;
+                    let cols = ((ui.available_width() / cell).floor() as usize).max(1);
+                    for row in order.chunks(cols) {
+                        ui.horizontal_top(|ui| {
+                            for &i in row {
+                                let Some(tex) = self.tiles.get(i) else {
+                                    continue;
+                                };
+                                let picked = self.picked.contains(&i);
+                                ui.vertical(|ui| {
+                                    let frame = egui::Frame::NONE
+                                        .stroke(if picked {
+                                            egui::Stroke::new(
+                                                3.0,
+                                                egui::Color32::from_rgb(255, 200, 0),
+                                            )
+                                        } else {
+                                            egui::Stroke::new(1.0, egui::Color32::from_gray(60))
+                                        })
+                                        .inner_margin(2.0);
+                                    let response =
+                                        frame.show(ui, |ui| self.blended(ui, tex, self.tile)).inner;
+                                    let label = ui.selectable_label(
+                                        picked,
+                                        format!(
+                                            "z{i}  KL {:.2}  |d| {:.2}",
+                                            explained.kl[i],
+                                            explained.difference[i].abs()
+                                        ),
+                                    );
+                                    if response.clicked() || label.clicked() {
+                                        toggle = Some(i);
+                                    }
+                                });
+                            }
+                        });
+                    }
+                });
+        });
+        if let Some(i) = toggle
+            && !self.picked.remove(&i)
+        {
+            self.picked.insert(i);
+        }
+    }
+
+    /// The heat map `heat` over the model's input at the panel's opacity. The blend happens on
+    /// the GPU (a tinted texture), so dragging the opacity redraws nothing on the CPU; it is the
+    /// blend of `render::heat_overlay` (heat * opacity + image * (1 - opacity)).
+    fn blended(&self, ui: &mut egui::Ui, heat: &egui::TextureHandle, side: f32) -> egui::Response {
+        let response = match &self.base {
+            Some(base) => textures::show(ui, base, side),
+            None => textures::show(ui, heat, side),
+        };
+        let alpha = (self.opacity.clamp(0.0, 1.0) * 255.0).round() as u8;
+        egui::Image::new(heat)
+            .tint(egui::Color32::from_white_alpha(alpha))
+            .paint_at(ui, response.rect);
+        response
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Sort by");
+            ui.selectable_value(&mut self.sort, SortBy::Kl, "KL");
+            ui.selectable_value(
+                &mut self.sort,
+                SortBy::Difference,
+                "|d| (normal difference)",
+            );
+            ui.selectable_value(&mut self.sort, SortBy::Index, "index");
+            ui.separator();
+            if let Some(model) = &shared.model {
+                let stages = model.config.stages.len();
+                egui::ComboBox::from_label("Encoder stage")
+                    .selected_text(format!("{}", shared.stage))
+                    .show_ui(ui, |ui| {
+                        for s in 0..stages {
+                            let side = model.config.input_size >> (s + 1);
+                            ui.selectable_value(
+                                &mut shared.stage,
+                                s,
+                                format!("{s} ({} ch, {side}x{side})", model.config.stages[s]),
+                            );
+                        }
+                    });
+            }
+            colormap_combo(ui, &mut self.cmap);
+            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
+            ui.checkbox(&mut self.common_scale, "Common scale");
+            ui.add(egui::Slider::new(&mut self.tile, 64.0..=256.0).text("Tile size"));
+            if ui.button("Clear picks").clicked() {
+                self.picked.clear();
+            }
+        });
+    }
+}
+
+pub fn colormap_combo(ui: &mut egui::Ui, cmap: &mut Colormap) {
+    egui::ComboBox::from_label("Colormap")
+        .selected_text(cmap.name())
+        .show_ui(ui, |ui| {
+            for c in Colormap::ALL {
+                ui.selectable_value(cmap, c, c.name());
+            }
+        });
+}

@@ -1,0 +1,582 @@
+//! The explorer window (eframe/egui): one struct per panel, each with its state kept apart from
+//! its drawing, over the worker of [`crate::engine`]. Every frame reads the events that have
+//! arrived and draws; nothing here waits on the worker or computes a model.
+
+mod anomaly;
+mod attention;
+mod data;
+mod metrics;
+mod shared;
+mod textures;
+mod training;
+mod traversal;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use eframe::egui;
+
+pub use anomaly::AnomalyPanel;
+pub use attention::{AttentionPanel, SortBy};
+pub use data::DataPanel;
+pub use metrics::MetricsPanel;
+pub use shared::{Action, Shared};
+pub use training::TrainingPanel;
+pub use traversal::TraversalPanel;
+
+use crate::backend::BackendChoice;
+use crate::engine::{BackendSource, Command, Engine, Event, TrainingStatus};
+
+/// How the window starts.
+#[derive(Debug, Clone, Default)]
+pub struct GuiOptions {
+    /// Data folder to open; `None`: the bundled sample data when it is found.
+    pub data_dir: Option<PathBuf>,
+    /// Checkpoint to load; `None`: the bundled model when it is found.
+    pub model: Option<PathBuf>,
+    pub backend: BackendChoice,
+    /// Save a screenshot of the window here once the first maps are shown.
+    pub screenshot: Option<PathBuf>,
+    /// Close the window after that screenshot.
+    pub exit_after_screenshot: bool,
+    /// Panel to show first.
+    pub tab: Tab,
+}
+
+/// The panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Tab {
+    Data,
+    Training,
+    #[default]
+    Attention,
+    Traversal,
+    Anomaly,
+    Metrics,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Data,
+        Tab::Training,
+        Tab::Attention,
+        Tab::Traversal,
+        Tab::Anomaly,
+        Tab::Metrics,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Data => "Data",
+            Tab::Training => "Training",
+            Tab::Attention => "Attention",
+            Tab::Traversal => "Traversal",
+            Tab::Anomaly => "Anomaly",
+            Tab::Metrics => "Metrics",
+        }
+    }
+}
+
+/// Opens the explorer window and runs it until it is closed.
+pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
+    let (backend, shared_wgpu) = crate::engine::open_backend(options.backend)?;
+    tracing::info!("backend: {}", backend.description);
+    let mut native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("vaelens explorer")
+            .with_inner_size([1400.0, 900.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    if let Some(setup) = shared_wgpu {
+        // One device for compute and drawing: burn created it with the adapter's own features
+        // and limits, which the window's renderer accepts as they are.
+        native.wgpu_options.wgpu_setup =
+            egui_wgpu::WgpuSetup::Existing(egui_wgpu::WgpuSetupExisting {
+                instance: setup.instance,
+                adapter: setup.adapter,
+                device: setup.device,
+                queue: setup.queue,
+            });
+    }
+    eframe::run_native(
+        "vaelens",
+        native,
+        Box::new(move |cc| {
+            Ok(Box::new(App::with_source(
+                cc,
+                options,
+                BackendSource::Ready(backend),
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not run: {e}"))
+}
+
+use eframe::egui_wgpu;
+
+/// The explorer application.
+pub struct App {
+    engine: Engine,
+    pub shared: Shared,
+    pub tab: Tab,
+    pub data: DataPanel,
+    pub training: TrainingPanel,
+    pub attention: AttentionPanel,
+    pub traversal: TraversalPanel,
+    pub anomaly: AnomalyPanel,
+    pub metrics: MetricsPanel,
+    screenshot_tx: Sender<Arc<egui::ColorImage>>,
+    screenshot_rx: Receiver<Arc<egui::ColorImage>>,
+    /// Path of the screenshot requested at start-up, and whether to close afterwards.
+    startup_screenshot: Option<(PathBuf, bool)>,
+    ready_since: Option<Instant>,
+    pending_screenshot: Option<PathBuf>,
+    started: bool,
+    created: Instant,
+    options: GuiOptions,
+}
+
+impl App {
+    /// The app on the device `options.backend` names (opened by the worker).
+    pub fn new(cc: &eframe::CreationContext<'_>, options: GuiOptions) -> Self {
+        let choice = options.backend;
+        Self::with_source(cc, options, BackendSource::Choice(choice))
+    }
+
+    pub fn with_source(
+        cc: &eframe::CreationContext<'_>,
+        options: GuiOptions,
+        source: BackendSource,
+    ) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        let engine = Engine::start(source, Some(Arc::new(move || ctx.request_repaint())));
+        let shared = Shared::new(engine.commands.clone());
+        let (screenshot_tx, screenshot_rx) = unbounded();
+        Self {
+            engine,
+            shared,
+            tab: options.tab,
+            data: DataPanel::default(),
+            training: TrainingPanel::default(),
+            attention: AttentionPanel::default(),
+            traversal: TraversalPanel::default(),
+            anomaly: AnomalyPanel::default(),
+            metrics: MetricsPanel,
+            screenshot_tx,
+            screenshot_rx,
+            startup_screenshot: options
+                .screenshot
+                .clone()
+                .map(|p| (p, options.exit_after_screenshot)),
+            ready_since: None,
+            pending_screenshot: None,
+            started: false,
+            created: Instant::now(),
+            options,
+        }
+    }
+
+    /// Sends a command to the worker.
+    pub fn send(&self, command: Command) {
+        self.shared.send(command);
+    }
+
+    /// Opens the data and model given at start (or the bundled ones).
+    fn start(&mut self) {
+        let data = self
+            .options
+            .data_dir
+            .clone()
+            .or_else(|| bundled("sample_data/brick"));
+        match data {
+            Some(dir) => self.shared.open_data(&dir),
+            None => self.shared.info("open a data folder to begin (Data panel)"),
+        }
+        let model = self
+            .options
+            .model
+            .clone()
+            .or_else(|| bundled("assets/brick.safetensors"));
+        match model {
+            Some(path) => self.send(Command::LoadModel(path)),
+            None => self
+                .shared
+                .info("no model: train one in the Training panel, or load a checkpoint"),
+        }
+    }
+
+    fn handle_event(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::Backend {
+                description,
+                is_gpu,
+            } => {
+                self.shared.backend = description;
+                self.shared.backend_is_gpu = is_gpu;
+            }
+            Event::Data(summary) => {
+                self.shared.set_data(summary);
+                self.data.thumbnails.clear();
+                self.data.categories.clear();
+            }
+            Event::Categories(list) => self.data.categories = list,
+            Event::Thumbnails(list) => self.data.set_thumbnails(ctx, list),
+            Event::Model(info) => {
+                self.training.on_model(&info);
+                self.shared.set_model(info);
+            }
+            Event::Explained(explained) => self.shared.set_explained(explained),
+            Event::Decoded { seq, image } => self.traversal.on_decoded(ctx, seq, image),
+            Event::Traversal {
+                dims,
+                values,
+                tiles,
+            } => self.traversal.on_grid(ctx, dims, values, tiles),
+            Event::ScoringProgress { done, total } => self.shared.scoring = Some((done, total)),
+            Event::Scored(set) => {
+                self.shared.scoring = None;
+                self.anomaly.on_scored(&set);
+                self.shared.set_scored(set);
+            }
+            Event::Train(event) => self.training.on_event(event),
+            Event::Training(status) => {
+                if let TrainingStatus::Ended(how) = &status {
+                    self.shared.info(format!("training {how}"));
+                }
+                self.training.status = Some(status);
+            }
+            Event::ExportProgress { done, total } => self.shared.export = Some((done, total)),
+            Event::Written { what, paths } => {
+                self.shared.export = None;
+                self.shared.last_written = paths;
+                self.shared.info(format!("wrote {what}"));
+            }
+            Event::Error(e) => {
+                self.shared.export = None;
+                self.shared.error(e);
+            }
+            Event::Info(text) => self.shared.info(text),
+        }
+    }
+
+    fn perform(&mut self, ctx: &egui::Context, action: Action) {
+        match action {
+            Action::Send(command) => self.send(command),
+            Action::Confirmed(write) => self.write(ctx, write, true),
+            Action::Write(write) => {
+                if write.would_replace() {
+                    self.shared.confirm = Some(write);
+                } else {
+                    self.write(ctx, write, false);
+                }
+            }
+        }
+    }
+
+    /// Carries out a file write the user asked for (`overwrite`: they agreed to replace it).
+    fn write(&mut self, ctx: &egui::Context, write: shared::Write, overwrite: bool) {
+        use shared::Write;
+        match write {
+            Write::Checkpoint(path) => self.send(Command::SaveModel(path)),
+            Write::Overlay(path) => match self.anomaly.current_overlay(&self.shared) {
+                Some(img) => match ensure_parent(&path)
+                    .and_then(|()| crate::render::save_png_atomic(&img, &path))
+                {
+                    Ok(()) => {
+                        self.shared.last_written = vec![path.clone()];
+                        self.shared
+                            .info(format!("wrote overlay {}", path.display()));
+                    }
+                    Err(e) => self.shared.error(format!("{}: {e}", path.display())),
+                },
+                None => self
+                    .shared
+                    .error("no overlay to export: pick a scored test image".into()),
+            },
+            Write::AllOverlays(out) => {
+                let options = self.anomaly.overlay_options();
+                self.send(Command::ExportOverlays {
+                    method: self.anomaly.method,
+                    options,
+                    out,
+                    overwrite,
+                });
+            }
+            Write::Report(path) => self.send(Command::WriteReport(path)),
+            Write::Grid(path) => match &self.traversal.grid_image {
+                Some(img) => match ensure_parent(&path)
+                    .and_then(|()| crate::render::save_png_atomic(img, &path))
+                {
+                    Ok(()) => {
+                        self.shared.last_written = vec![path.clone()];
+                        self.shared
+                            .info(format!("wrote traversal grid {}", path.display()));
+                    }
+                    Err(e) => self.shared.error(format!("{}: {e}", path.display())),
+                },
+                None => self.shared.error("no traversal grid yet".into()),
+            },
+            Write::Screenshot(path) => {
+                self.pending_screenshot = Some(path);
+                let tx = self.screenshot_tx.clone();
+                let repaint = ctx.clone();
+                ctx.request_screenshot(move |image| {
+                    let _ = tx.send(image);
+                    repaint.request_repaint();
+                });
+            }
+            Write::Train(request) => self.send(Command::StartTraining(*request)),
+        }
+    }
+
+    fn save_screenshot(&mut self, ctx: &egui::Context, image: &egui::ColorImage) {
+        let Some(path) = self.pending_screenshot.take() else {
+            return;
+        };
+        let [w, h] = image.size;
+        let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+        let result = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
+            .ok_or_else(|| std::io::Error::other("screenshot has the wrong size"))
+            .and_then(|img| {
+                ensure_parent(&path)?;
+                crate::render::save_png_atomic(&img, &path)
+            });
+        match result {
+            Ok(()) => {
+                self.shared.last_written = vec![path.clone()];
+                self.shared
+                    .info(format!("wrote screenshot {}", path.display()));
+            }
+            Err(e) => self.shared.error(format!("{}: {e}", path.display())),
+        }
+        if self
+            .startup_screenshot
+            .as_ref()
+            .is_some_and(|(p, exit)| *p == path && *exit)
+        {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    /// Takes the start-up screenshot once the first maps are on screen.
+    fn startup_screenshot_due(&mut self) -> Option<PathBuf> {
+        let (path, _) = self.startup_screenshot.as_ref()?;
+        if self.pending_screenshot.is_some() {
+            return None;
+        }
+        // Maps on screen, or (no model, nothing to wait for) a while after start.
+        let waited = self.created.elapsed()
+            > Duration::from_secs(if self.shared.model.is_some() { 120 } else { 8 });
+        let ready = (self.shared.is_ready() && self.shared.scoring.is_none()) || waited;
+        match (ready, self.ready_since) {
+            (true, None) => self.ready_since = Some(Instant::now()),
+            (true, Some(since)) if since.elapsed() > Duration::from_millis(800) => {
+                let path = path.clone();
+                self.ready_since = Some(Instant::now() + Duration::from_secs(3600));
+                return Some(path);
+            }
+            (false, _) => self.ready_since = None,
+            _ => {}
+        }
+        None
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("vaelens");
+            ui.separator();
+            for tab in Tab::ALL {
+                ui.selectable_value(&mut self.tab, tab, tab.title());
+            }
+            ui.separator();
+            textures::labelled(
+                ui,
+                "Screenshot to",
+                egui::TextEdit::singleline(&mut self.shared.screenshot_path).desired_width(200.0),
+            );
+            if ui.button("Save screenshot").clicked() {
+                let path = PathBuf::from(self.shared.screenshot_path.trim());
+                self.shared
+                    .actions
+                    .push(Action::Write(shared::Write::Screenshot(path)));
+            }
+        });
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal_wrapped(|ui| {
+            let colour = if self.shared.backend_is_gpu {
+                egui::Color32::from_rgb(90, 200, 90)
+            } else {
+                egui::Color32::from_rgb(220, 180, 80)
+            };
+            let backend = if self.shared.backend.is_empty() {
+                "opening the compute device...".to_string()
+            } else {
+                self.shared.backend.clone()
+            };
+            ui.colored_label(colour, format!("Backend: {backend}"));
+            ui.separator();
+            match &self.shared.model {
+                Some(m) => ui.label(format!(
+                    "Model: {} (D = {}, {} px)",
+                    m.source, m.config.latent_dim, m.config.input_size
+                )),
+                None => ui.label("Model: none (train one or load a checkpoint)"),
+            };
+            ui.separator();
+            if let Some(data) = &self.shared.data {
+                ui.label(format!("Data: {}", data.category.name));
+                ui.separator();
+            }
+            if let Some((done, total)) = self.shared.scoring {
+                ui.add(
+                    egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                        .desired_width(160.0)
+                        .text(format!("scoring {done}/{total}")),
+                );
+                ui.separator();
+            }
+            if let Some(status) = &self.training.status {
+                ui.label(format!("Training: {}", training::status_text(status)));
+                ui.separator();
+            }
+            if let Some(err) = self.shared.errors.last() {
+                ui.colored_label(
+                    egui::Color32::from_rgb(230, 90, 90),
+                    format!("{} error(s); last: {err}", self.shared.errors.len()),
+                );
+            } else if let Some(msg) = &self.shared.message {
+                ui.label(msg);
+            }
+        });
+    }
+
+    fn confirm_dialog(&mut self, ctx: &egui::Context) {
+        let Some(write) = self.shared.confirm.take() else {
+            return;
+        };
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("confirm-overwrite")).show(ctx, |ui| {
+            ui.heading("Replace existing file?");
+            ui.label(format!("{} already exists.", write.target().display()));
+            ui.horizontal(|ui| {
+                if ui.button("Overwrite").clicked() {
+                    answer = Some(true);
+                }
+                if ui.button("Cancel").clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+        match answer {
+            Some(true) => self.shared.actions.push(Action::Confirmed(write)),
+            Some(false) => {
+                if matches!(write, shared::Write::Train(_)) {
+                    self.training.status = None;
+                }
+                self.shared.info("not overwritten");
+            }
+            None => self.shared.confirm = Some(write),
+        }
+    }
+
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            if path.is_dir() {
+                self.data.path_text = path.display().to_string();
+                self.shared.open_data(&path);
+            } else if path.extension().is_some_and(|e| e == "safetensors") {
+                self.send(Command::LoadModel(path));
+            } else if let Some(parent) = path.parent() {
+                self.shared.open_data(parent);
+            }
+        }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        if !self.started {
+            self.started = true;
+            self.start();
+        }
+        while let Ok(event) = self.engine.events.try_recv() {
+            self.handle_event(&ctx, event);
+        }
+        while let Ok(image) = self.screenshot_rx.try_recv() {
+            self.save_screenshot(&ctx, &image);
+        }
+        self.dropped_files(&ctx);
+        self.shared.before_frame();
+
+        egui::Panel::top("tabs").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_bar(ui));
+        if matches!(self.tab, Tab::Attention | Tab::Traversal | Tab::Anomaly) {
+            let test_only = self.tab == Tab::Anomaly;
+            egui::Panel::left("images")
+                .resizable(true)
+                .default_size(210.0)
+                .show(ui, |ui| self.shared.image_browser(ui, test_only));
+        }
+        egui::CentralPanel::default().show(ui, |ui| match self.tab {
+            Tab::Data => self.data.ui(ui, &mut self.shared),
+            Tab::Training => self.training.ui(ui, &mut self.shared),
+            Tab::Attention => self.attention.ui(ui, &mut self.shared),
+            Tab::Traversal => self
+                .traversal
+                .ui(ui, &mut self.shared, &self.attention.picked),
+            Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
+            Tab::Metrics => self.metrics.ui(ui, &mut self.shared, &mut self.anomaly),
+        });
+        if !matches!(self.tab, Tab::Data | Tab::Training | Tab::Metrics) {
+            self.shared.step_keys(&ctx, self.tab == Tab::Anomaly);
+        }
+        self.confirm_dialog(&ctx);
+
+        for action in std::mem::take(&mut self.shared.actions) {
+            self.perform(&ctx, action);
+        }
+        if let Some(path) = self.startup_screenshot_due() {
+            self.write(&ctx, shared::Write::Screenshot(path), true);
+        }
+        if self.shared.is_busy() || self.training.is_active() || self.startup_screenshot.is_some() {
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn on_exit(&mut self) {
+        // Stops training (which saves its checkpoint atomically) and waits for the worker.
+        self.engine.shutdown();
+    }
+}
+
+/// `relative` under the working directory, or under the source tree (for `cargo run` from
+/// elsewhere), if it exists.
+fn bundled(relative: &str) -> Option<PathBuf> {
+    [
+        PathBuf::from(relative),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+}
+
+fn ensure_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,408 @@
+//! Training panel: hyperparameters, start/pause/resume/stop, live loss curves, per-dimension KL
+//! with the active units, throughput and ETA, and saving or loading a checkpoint.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
+
+use super::shared::{Action, Shared, Write};
+use super::textures;
+use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
+use crate::model::ReconLoss;
+use crate::train::{ACTIVE_UNIT_NATS, TrainConfig, TrainEvent};
+
+/// Most points kept per loss curve (older ones are thinned out).
+const MAX_POINTS: usize = 4000;
+
+pub struct TrainingPanel {
+    pub config: TrainConfig,
+    pub latent_dim: usize,
+    pub input_size: usize,
+    pub run_dir: String,
+    pub resume: bool,
+    pub save_path: String,
+    pub load_path: String,
+    pub status: Option<TrainingStatus>,
+    /// (step, total, recon, kl) per step.
+    pub curve: Vec<[f64; 4]>,
+    pub kl_per_dim: Vec<f64>,
+    pub images_per_second: f64,
+    pub eta_seconds: f64,
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: usize,
+    pub total_steps: usize,
+    pub checkpoints: usize,
+    /// The curve holds one point per epoch (a loaded model's history), not per step.
+    pub curve_per_epoch: bool,
+}
+
+impl Default for TrainingPanel {
+    fn default() -> Self {
+        Self {
+            config: TrainConfig::default(),
+            latent_dim: 32,
+            input_size: 128,
+            run_dir: "runs/explorer".into(),
+            resume: false,
+            save_path: "model.safetensors".into(),
+            load_path: String::new(),
+            status: None,
+            curve: Vec::new(),
+            kl_per_dim: Vec::new(),
+            images_per_second: 0.0,
+            eta_seconds: 0.0,
+            epoch: 0,
+            epochs: 0,
+            step: 0,
+            total_steps: 0,
+            checkpoints: 0,
+            curve_per_epoch: false,
+        }
+    }
+}
+
+pub fn status_text(status: &TrainingStatus) -> String {
+    match status {
+        TrainingStatus::Loading => "loading images".into(),
+        TrainingStatus::Running => "running".into(),
+        TrainingStatus::Paused => "paused".into(),
+        TrainingStatus::Ended(how) => how.clone(),
+    }
+}
+
+impl TrainingPanel {
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self.status,
+            Some(TrainingStatus::Loading | TrainingStatus::Running | TrainingStatus::Paused)
+        )
+    }
+
+    /// A loaded model shows its training history until a run starts.
+    pub fn on_model(&mut self, info: &ModelInfo) {
+        if self.is_active() {
+            return;
+        }
+        if let Some(last) = info.history.last() {
+            self.kl_per_dim = last.kl_per_dim.clone();
+            self.curve = info
+                .history
+                .iter()
+                .map(|e| [e.epoch as f64, e.total, e.recon, e.kl])
+                .collect();
+            self.epoch = last.epoch;
+            self.curve_per_epoch = true;
+        }
+        self.latent_dim = info.config.latent_dim;
+    }
+
+    pub fn on_event(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Started {
+                first_epoch,
+                epochs,
+                steps_per_epoch,
+                ..
+            } => {
+                self.curve.clear();
+                self.curve_per_epoch = false;
+                self.epoch = first_epoch;
+                self.epochs = epochs;
+                self.total_steps = steps_per_epoch * epochs;
+                self.status = Some(TrainingStatus::Running);
+            }
+            TrainEvent::Step {
+                epoch,
+                step,
+                total_steps,
+                loss,
+                images_per_second,
+                eta_seconds,
+            } => {
+                self.epoch = epoch;
+                self.step = step;
+                self.total_steps = total_steps;
+                self.images_per_second = images_per_second;
+                self.eta_seconds = eta_seconds;
+                self.curve
+                    .push([step as f64, loss.total, loss.recon, loss.kl]);
+                if self.curve.len() > MAX_POINTS {
+                    // Keep every other point of the older half.
+                    let half = self.curve.len() / 2;
+                    let mut kept: Vec<[f64; 4]> =
+                        self.curve[..half].iter().step_by(2).copied().collect();
+                    kept.extend_from_slice(&self.curve[half..]);
+                    self.curve = kept;
+                }
+                self.kl_per_dim = loss.kl_per_dim;
+            }
+            TrainEvent::Epoch(summary) => {
+                self.kl_per_dim = summary.kl_per_dim;
+            }
+            TrainEvent::Checkpoint(_) => self.checkpoints += 1,
+            TrainEvent::Warning(_) => {}
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        ui.heading("Training");
+        if let Some(data) = &shared.data
+            && self.run_dir == "runs/explorer"
+        {
+            self.run_dir = format!("runs/{}", data.category.name);
+        }
+        egui::Panel::left("train-settings")
+            .resizable(false)
+            .exact_size(330.0)
+            .show(ui, |ui| self.settings(ui, shared));
+        egui::CentralPanel::default().show(ui, |ui| self.plots(ui));
+    }
+
+    fn settings(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        let running = self.is_active();
+        ui.add_enabled_ui(!running, |ui| {
+            egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
+                let c = &mut self.config;
+                textures::labelled(
+                    ui,
+                    "Epochs",
+                    egui::DragValue::new(&mut c.epochs).range(1..=10_000),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Batch size",
+                    egui::DragValue::new(&mut c.batch_size).range(1..=512),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Learning rate",
+                    egui::DragValue::new(&mut c.lr)
+                        .range(1e-6..=1.0)
+                        .speed(1e-4)
+                        .max_decimals(6),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Beta (KL weight)",
+                    egui::DragValue::new(&mut c.beta)
+                        .range(0.0..=100.0)
+                        .speed(0.001)
+                        .max_decimals(4),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "KL warm-up epochs",
+                    egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Free bits (nats)",
+                    egui::DragValue::new(&mut c.free_bits)
+                        .range(0.0..=10.0)
+                        .speed(0.01),
+                );
+                ui.end_row();
+                egui::ComboBox::from_label("Reconstruction")
+                    .selected_text(format!("{:?}", c.recon))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut c.recon, ReconLoss::Mse, "Mse");
+                        ui.selectable_value(&mut c.recon, ReconLoss::Bce, "Bce");
+                    });
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut c.flip, "Random flips");
+                ui.end_row();
+                textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed));
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Checkpoint every",
+                    egui::DragValue::new(&mut c.checkpoint_every)
+                        .range(1..=1000)
+                        .suffix(" epochs"),
+                );
+                ui.end_row();
+                let name = ui.label("Latent dimensions");
+                ui.add_enabled(
+                    !self.resume,
+                    egui::DragValue::new(&mut self.latent_dim).range(1..=256),
+                )
+                .labelled_by(name.id);
+                ui.end_row();
+                egui::ComboBox::from_label("Input size")
+                    .selected_text(format!("{} px", self.input_size))
+                    .show_ui(ui, |ui| {
+                        for s in [64, 128, 256] {
+                            ui.selectable_value(&mut self.input_size, s, format!("{s} px"));
+                        }
+                    });
+                ui.end_row();
+                textures::labelled(
+                    ui,
+                    "Run folder",
+                    egui::TextEdit::singleline(&mut self.run_dir),
+                );
+                ui.end_row();
+            });
+            ui.checkbox(&mut self.resume, "Continue from the loaded model");
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(
+                    !running && shared.data.is_some(),
+                    egui::Button::new("Start"),
+                )
+                .clicked()
+            {
+                let request = TrainRequest {
+                    config: self.config.clone(),
+                    latent_dim: self.latent_dim,
+                    input_size: self.input_size,
+                    run_dir: PathBuf::from(self.run_dir.trim()),
+                    resume: self.resume,
+                };
+                self.curve.clear();
+                self.kl_per_dim.clear();
+                self.status = Some(TrainingStatus::Loading);
+                shared
+                    .actions
+                    .push(Action::Write(Write::Train(Box::new(request))));
+            }
+            let paused = self.status == Some(TrainingStatus::Paused);
+            if ui
+                .add_enabled(running && !paused, egui::Button::new("Pause"))
+                .clicked()
+            {
+                shared.actions.push(Action::Send(Command::PauseTraining));
+            }
+            if ui
+                .add_enabled(paused, egui::Button::new("Resume"))
+                .clicked()
+            {
+                shared.actions.push(Action::Send(Command::ResumeTraining));
+            }
+            if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+                shared.actions.push(Action::Send(Command::StopTraining));
+            }
+        });
+        if let Some(status) = &self.status {
+            ui.label(format!("Status: {}", status_text(status)));
+        }
+        if self.total_steps > 0 {
+            ui.add(
+                egui::ProgressBar::new(self.step as f32 / self.total_steps.max(1) as f32).text(
+                    format!(
+                        "epoch {}/{}  step {}/{}",
+                        self.epoch, self.epochs, self.step, self.total_steps
+                    ),
+                ),
+            );
+            ui.label(format!(
+                "{:.1} images/s, ETA {}",
+                self.images_per_second,
+                format_eta(self.eta_seconds)
+            ));
+            ui.label(format!("checkpoints written: {}", self.checkpoints));
+        }
+        ui.separator();
+        ui.label("While training runs, the other panels show the latest checkpoint.");
+        ui.separator();
+        ui.strong("Checkpoint");
+        ui.horizontal(|ui| {
+            textures::labelled(
+                ui,
+                "Save to",
+                egui::TextEdit::singleline(&mut self.save_path).desired_width(160.0),
+            );
+            if ui
+                .add_enabled(shared.model.is_some(), egui::Button::new("Save"))
+                .clicked()
+            {
+                let path = PathBuf::from(self.save_path.trim());
+                shared.actions.push(Action::Write(Write::Checkpoint(path)));
+            }
+        });
+        ui.horizontal(|ui| {
+            textures::labelled(
+                ui,
+                "Load from",
+                egui::TextEdit::singleline(&mut self.load_path)
+                    .hint_text("file.safetensors or run folder")
+                    .desired_width(160.0),
+            );
+            if ui.button("Load").clicked() {
+                let path = PathBuf::from(self.load_path.trim());
+                shared.actions.push(Action::Send(Command::LoadModel(path)));
+            }
+        });
+    }
+
+    fn plots(&mut self, ui: &mut egui::Ui) {
+        let height = (ui.available_height() - 40.0).max(200.0) * 0.55;
+        let unit = if self.curve_per_epoch {
+            "epoch"
+        } else {
+            "step"
+        };
+        ui.label(format!("Loss per {unit} (per image)"));
+        let series =
+            |k: usize| -> PlotPoints<'static> { self.curve.iter().map(|p| [p[0], p[k]]).collect() };
+        Plot::new("loss")
+            .height(height)
+            .legend(Legend::default())
+            .x_axis_label(unit)
+            .show(ui, |plot| {
+                plot.line(Line::new("total", series(1)));
+                plot.line(Line::new("reconstruction", series(2)));
+                plot.line(Line::new("KL", series(3)));
+            });
+        let active = self
+            .kl_per_dim
+            .iter()
+            .filter(|&&k| k > ACTIVE_UNIT_NATS)
+            .count();
+        ui.label(format!(
+            "KL per latent dimension (nats): {active} of {} active (> {ACTIVE_UNIT_NATS} nats)",
+            self.kl_per_dim.len()
+        ));
+        let bars: Vec<Bar> = self
+            .kl_per_dim
+            .iter()
+            .enumerate()
+            .map(|(i, &kl)| {
+                let colour = if kl > ACTIVE_UNIT_NATS {
+                    egui::Color32::from_rgb(80, 160, 230)
+                } else {
+                    egui::Color32::from_gray(110)
+                };
+                Bar::new(i as f64, kl)
+                    .width(0.8)
+                    .fill(colour)
+                    .name(format!("z{i}"))
+            })
+            .collect();
+        Plot::new("kl-bars")
+            .height((ui.available_height() - 10.0).max(120.0))
+            .x_axis_label("dimension")
+            .show(ui, |plot| plot.bar_chart(BarChart::new("KL", bars)));
+    }
+}
+
+fn format_eta(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "-".into();
+    }
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}

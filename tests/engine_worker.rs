@@ -1,0 +1,202 @@
+//! The explorer's worker without a window: decode requests are coalesced; training can be
+//! paused, resumed and stopped while the model stays explorable; shutting down mid-training
+//! leaves a loadable checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use vaelens::backend::BackendChoice;
+use vaelens::checkpoint::Checkpoint;
+use vaelens::engine::{BackendSource, Command, Engine, Event, TrainRequest, TrainingStatus};
+use vaelens::model::{VaeConfig, init_weights};
+use vaelens::train::{TrainConfig, TrainEvent};
+
+fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
+}
+
+fn tiny_model(dir: &Path) -> PathBuf {
+    let config = VaeConfig {
+        input_size: 32,
+        channels: 1,
+        stages: vec![8, 16],
+        hidden: 32,
+        latent_dim: 4,
+    };
+    let path = dir.join("tiny.safetensors");
+    Checkpoint {
+        tensors: init_weights(&config, 3),
+        config,
+        stats: None,
+        state: None,
+    }
+    .save_file(&path, false)
+    .unwrap();
+    path
+}
+
+/// Waits for the first event `pick` accepts, failing on timeout.
+fn wait_for<T>(
+    events: &Receiver<Event>,
+    what: &str,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(Event::Error(e)) if what != "an error" => eprintln!("engine error: {e}"),
+            Ok(event) => {
+                if let Some(found) = pick(event) {
+                    return found;
+                }
+            }
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+#[test]
+fn decode_requests_are_coalesced() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    engine
+        .commands
+        .send(Command::LoadModel(tiny_model(dir.path())))
+        .unwrap();
+    wait_for(&engine.events, "the model", |e| {
+        matches!(e, Event::Model(_)).then_some(())
+    });
+    for seq in 1..=200u64 {
+        engine
+            .commands
+            .send(Command::Decode {
+                seq,
+                latent: vec![seq as f32 / 100.0; 4],
+            })
+            .unwrap();
+    }
+    let mut served = Vec::new();
+    wait_for(&engine.events, "the newest decode", |e| match e {
+        Event::Decoded { seq, image } => {
+            assert_eq!(image.dimensions(), (32, 32));
+            served.push(seq);
+            (seq == 200).then_some(())
+        }
+        _ => None,
+    });
+    assert!(
+        served.len() < 200,
+        "stale decodes were dropped: served {}",
+        served.len()
+    );
+    assert!(served.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn training_pauses_resumes_stops_and_survives_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let mut engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    let commands = engine.commands.clone();
+    let events = engine.events.clone();
+    commands.send(Command::OpenData(sample_data())).unwrap();
+    wait_for(&events, "the data", |e| {
+        matches!(e, Event::Data(_)).then_some(())
+    });
+    commands
+        .send(Command::StartTraining(TrainRequest {
+            config: TrainConfig {
+                epochs: 50,
+                batch_size: 16,
+                checkpoint_every: 1,
+                ..TrainConfig::default()
+            },
+            latent_dim: 4,
+            input_size: 32,
+            run_dir: run_dir.clone(),
+            resume: false,
+        }))
+        .unwrap();
+    // The first checkpoint is loaded back: the model can be explored while training runs.
+    wait_for(&events, "the first checkpoint's model", |e| match e {
+        Event::Model(info) => Some(info),
+        _ => None,
+    });
+    commands
+        .send(Command::Decode {
+            seq: 1,
+            latent: vec![0.0; 4],
+        })
+        .unwrap();
+    wait_for(&events, "a decode during training", |e| {
+        matches!(e, Event::Decoded { seq: 1, .. }).then_some(())
+    });
+
+    commands.send(Command::PauseTraining).unwrap();
+    wait_for(&events, "the pause", |e| {
+        matches!(e, Event::Training(TrainingStatus::Paused)).then_some(())
+    });
+    // At most the steps already in flight arrive; then training stands still.
+    std::thread::sleep(Duration::from_millis(1500));
+    let _: Vec<Event> = events.try_iter().collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let steps_while_paused = events
+        .try_iter()
+        .filter(|e| matches!(e, Event::Train(TrainEvent::Step { .. })))
+        .count();
+    assert_eq!(steps_while_paused, 0, "no training step while paused");
+
+    commands.send(Command::ResumeTraining).unwrap();
+    wait_for(&events, "a step after resuming", |e| {
+        matches!(e, Event::Train(TrainEvent::Step { .. })).then_some(())
+    });
+
+    // Closing mid-training: shutdown stops training, which saves its checkpoint.
+    engine.shutdown();
+    let checkpoint = Checkpoint::load_run(&run_dir).expect("the checkpoint is intact");
+    let state = checkpoint.state.expect("training state saved");
+    assert!(state.steps_done > 0);
+    assert!(state.epochs_done < 50);
+}
+
+#[test]
+fn stop_ends_training_with_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    engine
+        .commands
+        .send(Command::OpenData(sample_data()))
+        .unwrap();
+    wait_for(&engine.events, "the data", |e| {
+        matches!(e, Event::Data(_)).then_some(())
+    });
+    engine
+        .commands
+        .send(Command::StartTraining(TrainRequest {
+            config: TrainConfig {
+                epochs: 50,
+                batch_size: 16,
+                ..TrainConfig::default()
+            },
+            latent_dim: 4,
+            input_size: 32,
+            run_dir: run_dir.clone(),
+            resume: false,
+        }))
+        .unwrap();
+    wait_for(&engine.events, "a step", |e| {
+        matches!(e, Event::Train(TrainEvent::Step { .. })).then_some(())
+    });
+    engine.commands.send(Command::PauseTraining).unwrap();
+    engine.commands.send(Command::StopTraining).unwrap();
+    let how = wait_for(&engine.events, "the end of training", |e| match e {
+        Event::Training(TrainingStatus::Ended(how)) => Some(how),
+        _ => None,
+    });
+    assert!(how.contains("stopped"), "{how}");
+    assert!(Checkpoint::load_run(&run_dir).is_ok());
+}

@@ -1,0 +1,281 @@
+//! The explorer window driven headless with egui_kittest, on the CPU backend with a tiny model
+//! made here: open the sample data, select an image, move the threshold slider, pick a latent
+//! dimension and move its slider, export an overlay; and nothing a user can do panics.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use vaelens::backend::BackendChoice;
+use vaelens::checkpoint::Checkpoint;
+use vaelens::gui::{App, GuiOptions, Tab};
+use vaelens::model::{VaeConfig, init_weights};
+
+fn sample_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
+}
+
+/// A small untrained model (fast on the CPU); attention and decoding work on any weights.
+fn tiny_model(dir: &Path) -> PathBuf {
+    let config = VaeConfig {
+        input_size: 32,
+        channels: 1,
+        stages: vec![8, 16],
+        hidden: 32,
+        latent_dim: 4,
+    };
+    let checkpoint = Checkpoint {
+        tensors: init_weights(&config, 7),
+        config,
+        stats: None,
+        state: None,
+    };
+    let path = dir.join("tiny.safetensors");
+    checkpoint.save_file(&path, false).unwrap();
+    path
+}
+
+fn harness(options: GuiOptions) -> Harness<'static, App> {
+    Harness::builder()
+        .with_size([1600.0, 1100.0])
+        .build_eframe(move |cc| App::new(cc, options))
+}
+
+/// Runs frames until `done` holds (the worker answers on its own thread).
+fn pump_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !done(harness.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "timed out waiting for {what}; errors: {:?}",
+            harness.state().shared.errors
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    harness.step();
+}
+
+fn click_tab(harness: &mut Harness<'_, App>, tab: Tab) {
+    harness.get_by_label(tab.title()).click();
+    harness.step();
+    harness.step();
+    assert_eq!(harness.state().tab, tab);
+}
+
+#[test]
+fn explorer_threshold_latent_slider_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(model),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Anomaly,
+        ..Default::default()
+    });
+    pump_until(
+        &mut harness,
+        "the data set, the model and the anomaly maps",
+        |app| app.shared.data.is_some() && app.shared.scored.is_some(),
+    );
+    assert!(harness.state().shared.backend.contains("CPU"));
+
+    // Select a defect image in the browser.
+    let (label, path) = {
+        let data = harness.state().shared.data.clone().unwrap();
+        let group = data.groups.iter().find(|g| g.name == "hole").unwrap();
+        let path = group.images[0].clone();
+        (
+            format!("hole/{}", path.file_name().unwrap().to_string_lossy()),
+            path,
+        )
+    };
+    harness.get_by_label(&label).click();
+    pump_until(&mut harness, "the overlay of the selected image", |app| {
+        app.shared.selected.as_ref() == Some(&path) && app.anomaly.figures.is_some()
+    });
+    let before = harness
+        .state()
+        .anomaly
+        .figures
+        .clone()
+        .unwrap()
+        .predicted_pixels;
+
+    // Move the threshold slider well away from where it is.
+    let (lo, hi) = harness.state().anomaly.ranges[harness.state().anomaly.method];
+    let current = harness.state().anomaly.threshold().unwrap();
+    let target = if current > 0.5 * (lo + hi) {
+        lo + 0.02 * (hi - lo)
+    } else {
+        hi - 0.02 * (hi - lo)
+    };
+    harness
+        .get_by_role_and_label(Role::Slider, "Threshold")
+        .set_value_accesskit(f64::from(target));
+    pump_until(&mut harness, "the new predicted mask", |app| {
+        app.anomaly
+            .figures
+            .as_ref()
+            .is_some_and(|f| f.predicted_pixels != before)
+    });
+    let after = harness
+        .state()
+        .anomaly
+        .figures
+        .clone()
+        .unwrap()
+        .predicted_pixels;
+    assert_ne!(
+        before, after,
+        "moving the threshold changes the predicted mask"
+    );
+    let now = harness.state().anomaly.threshold().unwrap();
+    assert!(
+        (now - target).abs() <= 1e-3 * (hi - lo),
+        "threshold {now}, asked for {target} in [{lo}, {hi}]"
+    );
+
+    // Export the overlay on screen: the PNG holds exactly the CLI's rendering.
+    let png = dir.path().join("out/overlay.png");
+    harness.state_mut().anomaly.export_path = png.display().to_string();
+    harness.get_by_label("Save this overlay (PNG)").click();
+    pump_until(&mut harness, "the exported PNG", |_| png.exists());
+    let written = image::open(&png).unwrap().to_rgba8();
+    let expected = {
+        let app = harness.state();
+        let set = app.shared.scored.clone().unwrap();
+        let test = set.tests.iter().find(|t| t.path == path).unwrap();
+        vaelens::export::render_overlay(test, app.anomaly.method, &app.anomaly.overlay_options())
+            .unwrap()
+    };
+    assert_eq!(written, expected);
+    // A second export to the same file asks first and leaves the file alone until confirmed.
+    harness.get_by_label("Save this overlay (PNG)").click();
+    harness.step();
+    harness.step();
+    assert!(harness.state().shared.confirm.is_some());
+    for _ in 0..10 {
+        if harness.query_by_label("Cancel").is_some() {
+            break;
+        }
+        harness.step();
+    }
+    harness.get_by_label("Cancel").click();
+    harness.step();
+    assert!(harness.state().shared.confirm.is_none());
+
+    // Pick latent dimension 0 in the attention gallery, then move its slider.
+    click_tab(&mut harness, Tab::Attention);
+    pump_until(&mut harness, "the attention maps", |app| {
+        app.shared.explained.is_some()
+    });
+    harness.get_by_label_contains("z0  KL").click();
+    harness.step();
+    assert!(harness.state().attention.picked.contains(&0));
+    click_tab(&mut harness, Tab::Traversal);
+    pump_until(&mut harness, "the first decoded image", |app| {
+        app.traversal.decoded.is_some() && app.traversal.shown_seq == app.traversal.seq
+    });
+    let first = harness.state().traversal.decoded.clone().unwrap();
+    let seq = harness.state().traversal.seq;
+    let z0 = harness.state().traversal.z[0];
+    harness
+        .get_by_role_and_label(Role::Slider, "z0 (picked)")
+        .set_value_accesskit(f64::from(z0 + 3.0));
+    pump_until(
+        &mut harness,
+        "the image decoded from the moved slider",
+        |app| app.traversal.seq > seq && app.traversal.shown_seq == app.traversal.seq,
+    );
+    assert!((harness.state().traversal.z[0] - (z0 + 3.0)).abs() < 1e-3);
+    let second = harness.state().traversal.decoded.clone().unwrap();
+    assert_ne!(
+        first, second,
+        "a different latent decodes to a different image"
+    );
+
+    // The traversal grid of the picked dimension, exported.
+    harness.get_by_label("Make grid").click();
+    pump_until(&mut harness, "the traversal grid", |app| {
+        app.traversal.grid_image.is_some()
+    });
+    let grid_png = dir.path().join("out/grid.png");
+    harness.state_mut().traversal.export_path = grid_png.display().to_string();
+    harness.get_by_label("Export grid PNG").click();
+    pump_until(&mut harness, "the grid PNG", |_| grid_png.exists());
+    assert!(
+        harness.state().shared.errors.is_empty(),
+        "{:?}",
+        harness.state().shared.errors
+    );
+}
+
+#[test]
+fn user_mistakes_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    // A plain folder (no test split) with one image the model cannot read.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let good = std::fs::read_dir(sample_data().join("train/good"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&good, plain.join("a.png")).unwrap();
+    std::fs::write(plain.join("broken.png"), b"this is not a png").unwrap();
+
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(empty.clone()),
+        model: Some(model),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Data,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the empty-folder error", |app| {
+        !app.shared.errors.is_empty() && app.shared.model.is_some()
+    });
+    assert!(harness.state().shared.data.is_none());
+
+    // Type the plain folder's path and open it.
+    harness.state_mut().data.path_text = plain.display().to_string();
+    harness.get_by_label("Open").click();
+    pump_until(&mut harness, "the plain folder", |app| {
+        app.shared.data.is_some()
+    });
+    pump_until(&mut harness, "the unreadable image's error", |app| {
+        app.shared.errors.iter().any(|e| e.contains("broken.png"))
+    });
+    for tab in Tab::ALL {
+        click_tab(&mut harness, tab);
+    }
+    // Select the broken image: an error, no panic, and the window keeps going.
+    harness.state_mut().shared.select(plain.join("broken.png"));
+    let errors = harness.state().shared.errors.len();
+    pump_until(&mut harness, "the explain error", |app| {
+        app.shared.errors.len() > errors
+    });
+    harness.state_mut().shared.select(plain.join("a.png"));
+    click_tab(&mut harness, Tab::Attention);
+    pump_until(&mut harness, "the readable image's maps", |app| {
+        app.shared.explained.is_some()
+    });
+    // A missing checkpoint is an error too.
+    harness.state_mut().training.load_path =
+        dir.path().join("nope.safetensors").display().to_string();
+    click_tab(&mut harness, Tab::Training);
+    let errors = harness.state().shared.errors.len();
+    harness.get_by_label("Load").click();
+    pump_until(&mut harness, "the missing-checkpoint error", |app| {
+        app.shared.errors.len() > errors
+    });
+}
