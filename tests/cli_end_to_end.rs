@@ -91,8 +91,8 @@ fn train_explain_eval_export_on_sample_data() {
         "dim_00.tiff",
         "dim_03.tiff",
         "overall.tiff",
-        "gradcam-diff.tiff",
-        "gradcam-diff_overlay.png",
+        "recon.tiff",
+        "recon_overlay.png",
     ] {
         assert!(dir.join(name).is_file(), "missing {name}");
     }

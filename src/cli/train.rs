@@ -27,7 +27,7 @@ pub struct TrainArgs {
     /// Latent dimensions D.
     #[arg(long, default_value_t = 16)]
     pub latent: usize,
-    /// Encoder stage widths, comma-separated (default: 32,64,128,64).
+    /// Encoder stage widths, comma-separated (default: 32,64,128,128).
     #[arg(long, value_delimiter = ',')]
     pub stages: Option<Vec<usize>>,
     /// Width of the fully connected hidden layer (default: 128).

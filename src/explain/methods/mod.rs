@@ -37,9 +37,9 @@ pub trait AnomalyMethod: Send + Sync {
 /// Every anomaly method, default first.
 pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
     vec![
+        Box::new(ReconError),
         Box::new(GradCamDiff),
         Box::new(GradCamMu),
-        Box::new(ReconError),
     ]
 }
 
