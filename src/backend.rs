@@ -3,6 +3,7 @@
 use std::fmt;
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::WgpuSetup;
 use burn::tensor::wgpu::wgpu::DeviceType;
 
 /// What the user asked for (`--backend`, or the GUI setting).
@@ -54,21 +55,51 @@ impl fmt::Display for BackendChoice {
 /// Opens the device for `choice`. With `Auto`, a software adapter (lavapipe, llvmpipe) is passed
 /// over for flex, which is faster on the same CPU.
 pub fn select(choice: BackendChoice) -> Result<Backend, NoAdapter> {
-    match choice {
-        BackendChoice::Cpu => Ok(cpu("CPU (flex), as requested".into())),
-        BackendChoice::Wgpu => open_wgpu(),
-        BackendChoice::Auto => match open_wgpu() {
-            Ok(gpu) if gpu.is_gpu => Ok(gpu),
-            Ok(software) => Ok(cpu(format!(
-                "CPU (flex): the only wgpu adapter is a software one ({})",
-                software.description
-            ))),
-            Err(NoAdapter(why)) => {
-                tracing::info!("no GPU adapter ({why}); using the CPU");
-                Ok(cpu(format!("CPU (flex): no GPU adapter ({why})")))
-            }
-        },
+    open(choice).map(|(backend, _)| backend)
+}
+
+/// Like [`select`], and also the wgpu handles whenever wgpu opened (even when `Auto` computes on
+/// the CPU), so a window can render on the same device: burn creates it with the adapter's own
+/// features and limits, which cubecl's kernels need.
+pub fn open(choice: BackendChoice) -> Result<(Backend, Option<WgpuSetup>), NoAdapter> {
+    if choice == BackendChoice::Cpu {
+        return Ok((cpu("CPU (flex), as requested".into()), None));
     }
+    // Adapter probing can panic inside drivers; a panic here must not take the app down.
+    let opened = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
+    let (device, setup) = match (opened, choice) {
+        (Ok(Ok(pair)), _) => pair,
+        (Ok(Err(e)), BackendChoice::Auto) => {
+            tracing::info!("no GPU adapter ({e}); using the CPU");
+            return Ok((cpu(format!("CPU (flex): no GPU adapter ({e})")), None));
+        }
+        (Err(_), BackendChoice::Auto) => {
+            let why = "the wgpu driver panicked while opening";
+            return Ok((cpu(format!("CPU (flex): no GPU adapter ({why})")), None));
+        }
+        (Ok(Err(e)), _) => return Err(NoAdapter(e.to_string())),
+        (Err(_), _) => return Err(NoAdapter("the wgpu driver panicked while opening".into())),
+    };
+    let info = setup.adapter.get_info();
+    let is_gpu = !matches!(info.device_type, DeviceType::Cpu | DeviceType::Other);
+    let adapter = format!("{} ({:?})", info.name, info.backend);
+    let backend = if is_gpu || choice == BackendChoice::Wgpu {
+        let kind = if is_gpu {
+            "GPU"
+        } else {
+            "wgpu, software adapter"
+        };
+        Backend {
+            device: device.autodiff(),
+            description: format!("{kind}: {adapter}"),
+            is_gpu,
+        }
+    } else {
+        cpu(format!(
+            "CPU (flex): the only wgpu adapter is a software one ({adapter})"
+        ))
+    };
+    Ok((backend, Some(setup)))
 }
 
 fn cpu(description: String) -> Backend {
@@ -76,23 +107,5 @@ fn cpu(description: String) -> Backend {
         device: Device::flex().autodiff(),
         description,
         is_gpu: false,
-    }
-}
-
-fn open_wgpu() -> Result<Backend, NoAdapter> {
-    // Adapter probing can panic inside drivers; a panic here must not take the app down.
-    let opened = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
-    match opened {
-        Ok(Ok((device, setup))) => {
-            let info = setup.adapter.get_info();
-            let is_gpu = !matches!(info.device_type, DeviceType::Cpu | DeviceType::Other);
-            Ok(Backend {
-                device: device.autodiff(),
-                description: format!("GPU: {} ({:?})", info.name, info.backend),
-                is_gpu,
-            })
-        }
-        Ok(Err(e)) => Err(NoAdapter(e.to_string())),
-        Err(_) => Err(NoAdapter("the wgpu driver panicked while opening".into())),
     }
 }

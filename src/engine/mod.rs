@@ -7,7 +7,6 @@
 //! thread that this worker controls (pause, resume, stop); each checkpoint it writes is loaded
 //! back here, so the user keeps exploring the latest weights while training goes on.
 
-mod device;
 mod messages;
 mod training;
 mod worker;
@@ -17,7 +16,6 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-pub use device::{SharedWgpu, open_backend};
 pub use messages::{
     Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
     TrainingStatus,

@@ -81,7 +81,7 @@ impl Tab {
 
 /// Opens the explorer window and runs it until it is closed.
 pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
-    let (backend, shared_wgpu) = crate::engine::open_backend(options.backend)?;
+    let (backend, shared_wgpu) = crate::backend::open(options.backend)?;
     tracing::info!("backend: {}", backend.description);
     let mut native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
