@@ -14,7 +14,7 @@ use vaelens::backend::BackendChoice;
 use vaelens::checkpoint::Checkpoint;
 use vaelens::engine::{BackendSource, Command, Engine, Event, TrainRequest};
 use vaelens::gui::{App, GuiOptions, Tab};
-use vaelens::model::{VaeConfig, init_weights};
+use vaelens::model::VaeConfig;
 use vaelens::train::TrainConfig;
 
 fn main() {
@@ -88,14 +88,9 @@ fn model_128(root: &Path, tmp: &Path) -> PathBuf {
     }
     let config = VaeConfig::default_for(1, 128, 32);
     let path = tmp.join("init.safetensors");
-    Checkpoint {
-        tensors: init_weights(&config, 0),
-        config,
-        stats: None,
-        state: None,
-    }
-    .save_file(&path, false)
-    .unwrap();
+    Checkpoint::untrained(config, 0)
+        .save_file(&path, false)
+        .unwrap();
     path
 }
 

@@ -46,6 +46,17 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// A freshly initialised network without statistics or history: for tests, benchmarks and a
+    /// first look before training.
+    pub fn untrained(config: VaeConfig, seed: u64) -> Self {
+        Self {
+            tensors: crate::model::init_weights(&config, seed),
+            config,
+            stats: None,
+            state: None,
+        }
+    }
+
     /// Writes `dir/model.safetensors` (f32) and `dir/config.json`, each atomically.
     pub fn save_run(&self, dir: &Path) -> Result<(), CheckpointError> {
         std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {

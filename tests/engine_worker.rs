@@ -2,7 +2,10 @@
 //! paused, resumed and stopped while the model stays explorable; shutting down mid-training
 //! leaves a loadable checkpoint.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{sample_data, tiny_model};
+
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -10,32 +13,7 @@ use crossbeam_channel::Receiver;
 use vaelens::backend::BackendChoice;
 use vaelens::checkpoint::Checkpoint;
 use vaelens::engine::{BackendSource, Command, Engine, Event, TrainRequest, TrainingStatus};
-use vaelens::model::{VaeConfig, init_weights};
 use vaelens::train::{TrainConfig, TrainEvent};
-
-fn sample_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
-}
-
-fn tiny_model(dir: &Path) -> PathBuf {
-    let config = VaeConfig {
-        input_size: 32,
-        channels: 1,
-        stages: vec![8, 16],
-        hidden: 32,
-        latent_dim: 4,
-    };
-    let path = dir.join("tiny.safetensors");
-    Checkpoint {
-        tensors: init_weights(&config, 3),
-        config,
-        stats: None,
-        state: None,
-    }
-    .save_file(&path, false)
-    .unwrap();
-    path
-}
 
 /// Waits for the first event `pick` accepts, failing on timeout.
 fn wait_for<T>(
@@ -64,7 +42,7 @@ fn decode_requests_are_coalesced() {
     let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
     engine
         .commands
-        .send(Command::LoadModel(tiny_model(dir.path())))
+        .send(Command::LoadModel(tiny_model(dir.path(), 3)))
         .unwrap();
     wait_for(&engine.events, "the model", |e| {
         matches!(e, Event::Model(_)).then_some(())

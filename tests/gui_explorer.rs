@@ -2,7 +2,10 @@
 //! made here: open the sample data, select an image, move the threshold slider, pick a latent
 //! dimension and move its slider, export an overlay; and nothing a user can do panics.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{sample_data, tiny_model};
+
 use std::time::{Duration, Instant};
 
 use eframe::egui::accesskit::Role;
@@ -10,33 +13,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use vaelens::backend::BackendChoice;
-use vaelens::checkpoint::Checkpoint;
 use vaelens::gui::{App, GuiOptions, Tab};
-use vaelens::model::{VaeConfig, init_weights};
-
-fn sample_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
-}
-
-/// A small untrained model (fast on the CPU); attention and decoding work on any weights.
-fn tiny_model(dir: &Path) -> PathBuf {
-    let config = VaeConfig {
-        input_size: 32,
-        channels: 1,
-        stages: vec![8, 16],
-        hidden: 32,
-        latent_dim: 4,
-    };
-    let checkpoint = Checkpoint {
-        tensors: init_weights(&config, 7),
-        config,
-        stats: None,
-        state: None,
-    };
-    let path = dir.join("tiny.safetensors");
-    checkpoint.save_file(&path, false).unwrap();
-    path
-}
 
 fn harness(options: GuiOptions) -> Harness<'static, App> {
     Harness::builder()
@@ -70,7 +47,7 @@ fn click_tab(harness: &mut Harness<'_, App>, tab: Tab) {
 #[test]
 fn explorer_threshold_latent_slider_and_export() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_model(dir.path(), 7);
     let mut harness = harness(GuiOptions {
         data_dir: Some(sample_data()),
         model: Some(model),
@@ -219,7 +196,7 @@ fn explorer_threshold_latent_slider_and_export() {
 #[test]
 fn user_mistakes_do_not_panic() {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_model(dir.path());
+    let model = tiny_model(dir.path(), 7);
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     // A plain folder (no test split) with one image the model cannot read.
