@@ -13,25 +13,32 @@ pub fn overlay_path(out: &Path, test: &ScoredTest) -> PathBuf {
     out.join(&test.defect).join(format!("{}.png", test.stem()))
 }
 
-/// Renders one test image's overlay for map `m`.
+/// Renders one test image's overlay for map `m`, reading the image from disk.
 pub fn render_overlay(
     test: &ScoredTest,
     m: usize,
     options: &OverlayOptions,
 ) -> Result<image::RgbaImage, String> {
     let base = load_image(&test.path).map_err(|e| e.to_string())?;
+    overlay_on(&render::to_rgba(&base), test, m, options, true)
+}
+
+/// Draws map `m` of `test` over `base` (the test image, already loaded), with the ground-truth
+/// contour when `with_truth` and the image has a mask.
+pub fn overlay_on(
+    base: &image::RgbaImage,
+    test: &ScoredTest,
+    m: usize,
+    options: &OverlayOptions,
+    with_truth: bool,
+) -> Result<image::RgbaImage, String> {
     let map = FloatMap::from_raw(test.width, test.height, test.maps[m].scores.clone())
         .ok_or("map size differs from its image")?;
-    let truth = test.mask.as_ref().map(|mask| {
+    let truth = test.mask.as_ref().filter(|_| with_truth).map(|mask| {
         let pixels = mask.iter().map(|&on| if on { 255 } else { 0 }).collect();
         image::GrayImage::from_raw(test.width, test.height, pixels).expect("mask matches image")
     });
-    Ok(render::anomaly_overlay(
-        &render::to_rgba(&base),
-        &map,
-        options,
-        truth.as_ref(),
-    ))
+    Ok(render::anomaly_overlay(base, &map, options, truth.as_ref()))
 }
 
 /// Writes the overlays of map `m` for every scored test image; refuses to overwrite existing

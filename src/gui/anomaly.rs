@@ -1,7 +1,7 @@
 //! Anomaly panel: the selected test image's anomaly map (`gradcam-diff`, `gradcam-mu`, `recon`)
 //! as a heat-map overlay, a threshold turning it into a predicted mask drawn live with the
 //! ground-truth contour, per-image figures, and exports. The overlay is drawn by
-//! `export::render_overlay`, the very code `vaelens export` uses.
+//! `export::overlay_on`, the very code `vaelens export` uses.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::ScoredSet;
 use crate::eval::ScoredTest;
-use crate::export::render_overlay;
+use crate::export::overlay_on;
 use crate::map::FloatMap;
 use crate::render::{Colormap, OverlayOptions, mask_from_threshold};
 
@@ -53,6 +53,8 @@ pub struct AnomalyPanel {
     pub export_dir: String,
     texture: Option<egui::TextureHandle>,
     original: Option<(usize, egui::TextureHandle)>,
+    /// The selected test image as RGBA, so threshold drags do not re-read it from disk.
+    base: Option<(std::path::PathBuf, RgbaImage)>,
     rendered: Option<RenderKey>,
 }
 
@@ -70,6 +72,7 @@ impl Default for AnomalyPanel {
             export_dir: "exports/overlays".into(),
             texture: None,
             original: None,
+            base: None,
             rendered: None,
         }
     }
@@ -131,14 +134,20 @@ impl AnomalyPanel {
     }
 
     /// The overlay of the selected image as exported (ground truth included when shown).
-    pub fn current_overlay(&self, shared: &Shared) -> Option<RgbaImage> {
+    pub fn current_overlay(&mut self, shared: &Shared) -> Option<RgbaImage> {
         let set = shared.scored.as_ref()?;
         let (_, test) = Self::selected_test(shared, set)?;
-        let mut test = test.clone();
-        if !self.show_truth {
-            test.mask = None;
+        if self
+            .base
+            .as_ref()
+            .is_none_or(|(path, _)| path != &test.path)
+        {
+            let image = crate::data::load_image(&test.path).ok()?;
+            self.base = Some((test.path.clone(), crate::render::to_rgba(&image)));
         }
-        render_overlay(&test, self.method, &self.overlay_options()).ok()
+        let (_, base) = self.base.as_ref()?;
+        let options = self.overlay_options();
+        overlay_on(base, test, self.method, &options, self.show_truth).ok()
     }
 
     fn figures(&self, test: &ScoredTest) -> ImageFigures {
