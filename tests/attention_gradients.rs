@@ -99,6 +99,8 @@ fn one_backward_equals_separate_backwards() {
         mu: vec![0.1, -0.2, 0.05],
         var: vec![0.8, 1.2, 0.5],
         count: 10,
+        features: Vec::new(),
+        pixels: None,
     };
     for target in [
         AttentionTarget::Mu,

@@ -70,6 +70,8 @@ fn check_model(name: &str) {
         mu: ex["mu_x"].values.clone(),
         var: ex["var_x"].values.clone(),
         count: 1,
+        features: Vec::new(),
+        pixels: None,
     };
     for k in 0..explainer.config.stages.len() {
         let maps = explainer.attention(input, k, AttentionTarget::Mu, &GradCam);

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use vaelens::data::Category;
+use vaelens::data::{Category, TrainSet};
 use vaelens::eval::{ConstantBaseline, MeanImageBaseline, Report, load_maps_dir, score_test_set};
-use vaelens::explain::{DEFAULT_METHOD, anomaly_methods};
+use vaelens::explain::{DEFAULT_METHOD, Explainer, NormalStats, anomaly_methods};
 
 use super::{BackendArg, ModelSource, progress};
 
@@ -41,7 +41,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         None => {
             let checkpoint = args.model.load()?;
             let backend = args.backend.open()?;
-            let explainer = checkpoint.explainer(&backend.device)?;
+            let mut explainer = checkpoint.explainer(&backend.device)?;
+            let mut notes = category.notes.clone();
+            if explainer.stats.features.is_empty() {
+                notes.push(refresh_stats(&mut explainer, &category)?);
+            }
             let stage = super::stage_arg(args.layer, &explainer)?;
             let mut methods = anomaly_methods();
             let (channels, size) = (explainer.config.channels, explainer.config.input_size);
@@ -51,7 +55,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
             methods.push(Box::new(ConstantBaseline));
             let bar = progress::bar(category.test.len() as u64, "scoring");
-            let (tests, mut notes) = score_test_set(
+            let (tests, scoring_notes) = score_test_set(
                 &explainer,
                 &category,
                 &methods,
@@ -60,13 +64,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 None,
             )?;
             bar.finish_and_clear();
-            notes.splice(0..0, category.notes.iter().cloned());
-            if checkpoint.stats.is_none() {
-                notes.push(
-                    "no normal statistics in these weights: gradcam-diff used the N(0, I) prior"
-                        .into(),
-                );
-            }
+            notes.extend(scoring_notes);
             let ids: Vec<&str> = methods.iter().map(|m| m.id()).collect();
             debug_assert_eq!(ids[0], DEFAULT_METHOD);
             let (report, evaluations) = Report::build(&tests, &ids, notes, Some(stage))?;
@@ -86,4 +84,17 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         curves.len()
     );
     Ok(())
+}
+
+/// Takes the normal statistics over the category's training images, for weights that lack them
+/// (PyTorch weights, runs written before feature statistics existed). Returns a note saying so.
+fn refresh_stats(explainer: &mut Explainer, category: &Category) -> anyhow::Result<String> {
+    let (channels, size) = (explainer.config.channels, explainer.config.input_size);
+    let set = TrainSet::load(&category.train, channels, size as u32, &mut |_, _| {})?;
+    explainer.stats = NormalStats::of_train_set(&explainer.model, &set, &explainer.device);
+    Ok(format!(
+        "the weights carry no feature statistics: normal statistics taken over the {} training images of {}",
+        set.n,
+        category.root.display()
+    ))
 }

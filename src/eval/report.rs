@@ -101,8 +101,9 @@ impl Report {
         evaluations: &[Evaluation],
     ) -> std::io::Result<Vec<PathBuf>> {
         let json = serde_json::to_vec_pretty(self).expect("report serialises");
-        crate::fsx::write_bytes_atomic(path, &json)?;
         let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| crate::fsx::with_path(e, dir))?;
+        crate::fsx::write_bytes_atomic(path, &json)?;
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let mut written = Vec::new();
         for (id, evaluation) in method_ids.iter().zip(evaluations) {

@@ -3,11 +3,13 @@
 
 mod attention;
 pub mod cam;
+mod features;
 mod gradients;
 pub mod methods;
 mod stats;
 
 pub use attention::AttentionMaps;
+pub use features::{FeatureGaussian, FeatureMoments};
 pub use gradients::{AttentionTarget, StageGradients, stage_gradients};
 pub use methods::{AnomalyMap, AnomalyMethod, DEFAULT_METHOD, anomaly_method, anomaly_methods};
 pub use stats::NormalStats;

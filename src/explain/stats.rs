@@ -1,8 +1,11 @@
-//! The normal latent statistics of SPEC §3: where the training images sit in latent space.
+//! The normal statistics of SPEC §3 (where the training images sit in latent space), and the
+//! Gaussians of their encoder features that `feature-distance` measures against.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::features::{FeatureGaussian, FeatureMoments};
+use crate::data::TrainSet;
 use crate::model::{Vae, to_host};
 
 /// `mu`: mean of mu over the training set; `var`: mean of exp(logvar) plus the variance of mu.
@@ -12,6 +15,13 @@ pub struct NormalStats {
     pub var: Vec<f32>,
     /// Number of images the statistics were taken over (0 for the N(0, I) prior).
     pub count: usize,
+    /// One Gaussian per encoder stage; empty for the prior and for checkpoints written before
+    /// they existed.
+    #[serde(default)]
+    pub features: Vec<FeatureGaussian>,
+    /// The Gaussian of the input pixels themselves (their channel values at every position).
+    #[serde(default)]
+    pub pixels: Option<FeatureGaussian>,
 }
 
 impl NormalStats {
@@ -21,15 +31,53 @@ impl NormalStats {
             mu: vec![0.0; latent_dim],
             var: vec![1.0; latent_dim],
             count: 0,
+            features: Vec::new(),
+            pixels: None,
         }
     }
 
-    /// Accumulates the statistics over batches of images `[n, C, S, S]`.
+    /// The Gaussian of stage `stage`'s features, if these statistics have one.
+    pub fn feature_gaussian(&self, stage: usize) -> Option<&FeatureGaussian> {
+        self.features.iter().find(|g| g.stage == stage)
+    }
+
+    /// The statistics of a whole training set (unflipped), in batches of 32.
+    pub fn of_train_set(model: &Vae, set: &TrainSet, device: &Device) -> Self {
+        let order: Vec<usize> = (0..set.n).collect();
+        let (channels, side) = (set.channels, set.size as usize);
+        Self::compute(
+            model,
+            order.chunks(32).map(|indices| {
+                Tensor::<4>::from_data(
+                    TensorData::new(
+                        set.batch(indices, None),
+                        [indices.len(), channels, side, side],
+                    ),
+                    device,
+                )
+            }),
+        )
+    }
+
+    /// Accumulates the statistics over batches of images `[n, C, S, S]`, in one encoder pass.
     pub fn compute(model: &Vae, batches: impl Iterator<Item = Tensor<4>>) -> Self {
         let mut mus: Vec<Vec<f32>> = Vec::new();
         let mut variances: Vec<Vec<f32>> = Vec::new();
+        let mut moments: Vec<FeatureMoments> = Vec::new();
+        let mut pixel_moments: Option<FeatureMoments> = None;
         for batch in batches {
-            let posterior = model.encoder.forward(batch);
+            pixel_moments
+                .get_or_insert_with(|| FeatureMoments::new(batch.dims()[1]))
+                .add_batch(batch.clone());
+            let stages = model.encoder.all_stage_features(batch);
+            let last = stages.len() - 1;
+            for (k, features) in stages.iter().enumerate() {
+                if moments.len() <= k {
+                    moments.push(FeatureMoments::new(features.dims()[1]));
+                }
+                moments[k].add_batch(features.clone());
+            }
+            let posterior = model.encoder.head_from_stage(stages[last].clone(), last);
             let [n, d] = posterior.mu.dims();
             let mu = to_host(posterior.mu);
             let var = to_host(posterior.logvar.exp());
@@ -55,6 +103,13 @@ impl NormalStats {
             mu.push(m as f32);
             var.push((mean_of(&variances, i) + spread) as f32);
         }
-        Self { mu, var, count }
+        let features = moments.iter().enumerate().map(|(k, m)| m.fit(k)).collect();
+        Self {
+            mu,
+            var,
+            count,
+            features,
+            pixels: pixel_moments.map(|m| m.fit(0)),
+        }
     }
 }

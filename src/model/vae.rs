@@ -50,6 +50,18 @@ impl Encoder {
             .fold(input, |x, conv| leaky_relu(conv.forward(x), SLOPE))
     }
 
+    /// The outputs of every stage, first to last, from one pass.
+    pub fn all_stage_features(&self, input: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut x = input;
+        self.convs
+            .iter()
+            .map(|conv| {
+                x = leaky_relu(conv.forward(x.clone()), SLOPE);
+                x.clone()
+            })
+            .collect()
+    }
+
     /// mu and logvar from the features of stage `k`: the rest of the encoder.
     pub fn head_from_stage(&self, features: Tensor<4>, k: usize) -> EncoderOutput {
         let x = self.convs[k + 1..]

@@ -223,17 +223,6 @@ fn save(
     run_dir: &std::path::Path,
     device: &Device,
 ) -> Result<Checkpoint, TrainError> {
-    let side = model_config.input_size;
-    let order: Vec<usize> = (0..data.n).collect();
-    let batches = order.chunks(32).map(|indices| {
-        Tensor::<4>::from_data(
-            TensorData::new(
-                data.batch(indices, None),
-                [indices.len(), model_config.channels, side, side],
-            ),
-            device,
-        )
-    });
     let tensors = model.to_tensors();
     // The loss can stay finite for a step after the weights overflow: never save such weights.
     if let Some(bad) = tensors
@@ -248,7 +237,7 @@ fn save(
             run_dir: run_dir.to_path_buf(),
         });
     }
-    let stats = NormalStats::compute(model, batches);
+    let stats = NormalStats::of_train_set(model, data, device);
     let checkpoint = Checkpoint {
         config: model_config.clone(),
         tensors,

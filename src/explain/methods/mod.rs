@@ -1,10 +1,12 @@
 //! Anomaly-map methods (SPEC §3), one small type each behind `AnomalyMethod`; adding one touches
 //! one file and the registry in `anomaly_methods`.
 
+mod feature_distance;
 mod gradcam_diff;
 mod gradcam_mu;
 mod recon;
 
+pub use feature_distance::FeatureDistance;
 pub use gradcam_diff::GradCamDiff;
 pub use gradcam_mu::GradCamMu;
 pub use recon::{ReconError, smoothed_squared_error};
@@ -38,6 +40,7 @@ pub trait AnomalyMethod: Send + Sync {
 pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
     vec![
         Box::new(ReconError),
+        Box::new(FeatureDistance),
         Box::new(GradCamDiff),
         Box::new(GradCamMu),
     ]
