@@ -1,17 +1,50 @@
-//! Packs a training run into the single-file, half-precision checkpoint that ships in assets/.
+//! Packs a training run (or a checkpoint file) into the single-file, half-precision checkpoint
+//! that ships in assets/, optionally taking its normal statistics anew over a category's
+//! training images (after a change to what the statistics hold).
 //!
-//!     cargo run --example bundle_model -- <RUN_DIR> assets/brick.safetensors
+//!     cargo run --example bundle_model -- <RUN_DIR | IN.safetensors> assets/brick.safetensors
+//!         [--stats-from sample_data/brick]
 
 use std::path::PathBuf;
 
+use vaelens::backend::{BackendChoice, select};
 use vaelens::checkpoint::Checkpoint;
+use vaelens::data::{Category, TrainSet};
+use vaelens::explain::NormalStats;
+
+const USAGE: &str =
+    "usage: bundle_model <RUN_DIR | IN.safetensors> <OUT.safetensors> [--stats-from DATA_DIR]";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let [run, out] = args.as_slice() else {
-        anyhow::bail!("usage: bundle_model <RUN_DIR> <OUT.safetensors>");
+    let (input, out, stats_from) = match args.as_slice() {
+        [input, out] => (input, out, None),
+        [input, out, flag, data] if flag.as_os_str() == "--stats-from" => (input, out, Some(data)),
+        _ => anyhow::bail!(USAGE),
     };
-    let checkpoint = Checkpoint::load_run(run)?;
+    let mut checkpoint = if input.is_file() {
+        Checkpoint::load_file(input)?
+    } else {
+        Checkpoint::load_run(input)?
+    };
+    if let Some(data) = stats_from {
+        let category = Category::discover(data)?;
+        let config = &checkpoint.config;
+        let set = TrainSet::load(
+            &category.train,
+            config.channels,
+            config.input_size as u32,
+            &mut |_, _| {},
+        )?;
+        let device = select(BackendChoice::Cpu)?.device;
+        let model = checkpoint.build(&device)?;
+        checkpoint.stats = Some(NormalStats::of_train_set(&model, &set, &device));
+        println!(
+            "normal statistics taken over {} images of {}",
+            set.n,
+            data.display()
+        );
+    }
     checkpoint.save_file(out, true)?;
     let bytes = std::fs::metadata(out)?.len();
     println!(

@@ -82,7 +82,8 @@ impl BackendArg {
 /// Where a model comes from: a vaelens run, or PyTorch weights with their config.
 #[derive(Args, Debug, Clone)]
 pub struct ModelSource {
-    /// A run directory written by `vaelens train`.
+    /// A run directory written by `vaelens train`, or a single checkpoint file such as the
+    /// bundled assets/brick.safetensors.
     #[arg(long, conflicts_with_all = ["weights", "config"])]
     pub run: Option<PathBuf>,
     /// PyTorch weights (safetensors, SPEC §7 names); needs --config.
@@ -97,6 +98,7 @@ impl ModelSource {
     fn load(&self) -> anyhow::Result<vaelens::checkpoint::Checkpoint> {
         use vaelens::checkpoint::Checkpoint;
         match (&self.run, &self.weights, &self.config) {
+            (Some(run), _, _) if run.is_file() => Ok(Checkpoint::load_file(run)?),
             (Some(run), _, _) => Ok(Checkpoint::load_run(run)?),
             (None, Some(weights), Some(config)) => Ok(Checkpoint::load_pytorch(weights, config)?),
             _ => anyhow::bail!("say which model to use: --run RUN_DIR, or --weights W --config C"),
