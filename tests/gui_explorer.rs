@@ -1,6 +1,7 @@
 //! The explorer window driven headless with egui_kittest, on the CPU backend with a tiny model
-//! made here: open the sample data, select an image, move the threshold slider, pick a latent
-//! dimension and move its slider, export an overlay; and nothing a user can do panics.
+//! made here: open the sample data, select an image, see the paper's and the default map side by
+//! side, move the threshold slider, pick a latent dimension and move its slider, export an
+//! overlay; and nothing a user can do panics.
 
 mod common;
 
@@ -13,6 +14,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use vaelens::backend::BackendChoice;
+use vaelens::explain::DEFAULT_METHOD;
 use vaelens::gui::{App, GuiOptions, Tab};
 
 fn harness(options: GuiOptions) -> Harness<'static, App> {
@@ -74,15 +76,28 @@ fn explorer_threshold_latent_slider_and_export() {
     };
     harness.get_by_label(&label).click();
     pump_until(&mut harness, "the overlay of the selected image", |app| {
-        app.shared.selected.as_ref() == Some(&path) && app.anomaly.figures.is_some()
+        app.shared.selected.as_ref() == Some(&path) && app.anomaly.figures().is_some()
     });
-    let before = harness
-        .state()
-        .anomaly
-        .figures
-        .clone()
-        .unwrap()
-        .predicted_pixels;
+
+    // The paper's map (Eq. 4) and the default map side by side, each captioned; the toggle hides them.
+    let paper_id = if DEFAULT_METHOD == "gradcam-diff" {
+        "gradcam-mu"
+    } else {
+        "gradcam-diff"
+    };
+    let stage = harness.state().shared.scored.as_ref().unwrap().stage;
+    let paper = format!("paper's map: {paper_id} (stage {stage})");
+    let default = format!("default map: {DEFAULT_METHOD}");
+    harness.get_by_label(&paper);
+    harness.get_by_label(&default);
+    harness
+        .get_by_label("Compare paper's map with default")
+        .click();
+    harness.step();
+    harness.step();
+    assert!(harness.query_by_label(&paper).is_none());
+    assert!(harness.query_by_label(&default).is_none());
+    let before = harness.state().anomaly.figures().unwrap().predicted_pixels;
 
     // Move the threshold slider well away from where it is.
     let (lo, hi) = harness.state().anomaly.ranges[harness.state().anomaly.method];
@@ -97,17 +112,10 @@ fn explorer_threshold_latent_slider_and_export() {
         .set_value_accesskit(f64::from(target));
     pump_until(&mut harness, "the new predicted mask", |app| {
         app.anomaly
-            .figures
-            .as_ref()
+            .figures()
             .is_some_and(|f| f.predicted_pixels != before)
     });
-    let after = harness
-        .state()
-        .anomaly
-        .figures
-        .clone()
-        .unwrap()
-        .predicted_pixels;
+    let after = harness.state().anomaly.figures().unwrap().predicted_pixels;
     assert_ne!(
         before, after,
         "moving the threshold changes the predicted mask"

@@ -1,7 +1,7 @@
 //! Anomaly panel: the selected test image's anomaly map (`gradcam-diff`, `gradcam-mu`, `recon`)
 //! as a heat-map overlay, a threshold turning it into a predicted mask drawn live with the
-//! ground-truth contour, per-image figures, and exports. The overlay is drawn by
-//! `export::overlay_on`, the very code `vaelens export` uses.
+//! ground-truth contour, per-image figures, and exports; below it, the paper's map and the default
+//! map side by side. Overlays are drawn by `export::overlay_on`, the very code `vaelens export` uses.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::ScoredSet;
 use crate::eval::ScoredTest;
+use crate::explain::{DEFAULT_METHOD, anomaly_method};
 use crate::export::overlay_on;
 use crate::map::FloatMap;
 use crate::render::{Colormap, OverlayOptions, mask_from_threshold};
@@ -38,6 +39,34 @@ pub struct ImageFigures {
     pub image_score: f64,
 }
 
+impl ImageFigures {
+    /// Intersection over union of the predicted and the ground-truth masks.
+    pub fn iou(&self) -> f64 {
+        let union = self.predicted_pixels + self.truth_pixels - self.overlap;
+        self.overlap as f64 / union.max(1) as f64
+    }
+}
+
+/// An overlay on screen, its figures, and what it was drawn from.
+#[derive(Default)]
+struct Overlay {
+    texture: Option<egui::TextureHandle>,
+    figures: Option<ImageFigures>,
+    drawn: Option<RenderKey>,
+}
+
+/// The paper's map (SPEC §3 Eq. 4; its overall attention map `gradcam-mu` when Eq. 4 is itself
+/// the default) and the default map, as indices into `set.method_ids`.
+fn compared_methods(set: &ScoredSet) -> Option<[usize; 2]> {
+    let paper = if DEFAULT_METHOD == "gradcam-diff" {
+        "gradcam-mu"
+    } else {
+        "gradcam-diff"
+    };
+    let find = |id| set.method_ids.iter().position(|m| *m == id);
+    Some([find(paper)?, find(DEFAULT_METHOD)?])
+}
+
 pub struct AnomalyPanel {
     /// Index into `ScoredSet::method_ids`.
     pub method: usize,
@@ -48,14 +77,16 @@ pub struct AnomalyPanel {
     pub cmap: Colormap,
     pub opacity: f32,
     pub show_truth: bool,
-    pub figures: Option<ImageFigures>,
+    /// Show the paper's map and the default map side by side.
+    pub compare: bool,
     pub export_path: String,
     pub export_dir: String,
-    texture: Option<egui::TextureHandle>,
-    original: Option<(usize, egui::TextureHandle)>,
+    /// The selected method's overlay, then the two compared maps.
+    overlays: [Overlay; 3],
+    /// The selected test image, keyed by scored set and test index.
+    original: Option<((usize, usize), egui::TextureHandle)>,
     /// The selected test image as RGBA, so threshold drags do not re-read it from disk.
     base: Option<(std::path::PathBuf, RgbaImage)>,
-    rendered: Option<RenderKey>,
 }
 
 impl Default for AnomalyPanel {
@@ -67,13 +98,12 @@ impl Default for AnomalyPanel {
             cmap: Colormap::Turbo,
             opacity: 0.5,
             show_truth: true,
-            figures: None,
+            compare: true,
             export_path: "exports/overlay.png".into(),
             export_dir: "exports/overlays".into(),
-            texture: None,
+            overlays: Default::default(),
             original: None,
             base: None,
-            rendered: None,
         }
     }
 }
@@ -106,7 +136,7 @@ impl AnomalyPanel {
         if self.method >= set.method_ids.len() {
             self.method = 0;
         }
-        self.rendered = None;
+        self.overlays = Default::default();
     }
 
     pub fn threshold(&self) -> Option<f32> {
@@ -119,11 +149,20 @@ impl AnomalyPanel {
         }
     }
 
+    /// Figures of the selected image and method at the current threshold, once drawn.
+    pub fn figures(&self) -> Option<&ImageFigures> {
+        self.overlays[0].figures.as_ref()
+    }
+
     pub fn overlay_options(&self) -> OverlayOptions {
+        self.options_for(self.method)
+    }
+
+    fn options_for(&self, m: usize) -> OverlayOptions {
         OverlayOptions {
             cmap: self.cmap,
             opacity: self.opacity,
-            threshold: self.threshold(),
+            threshold: self.thresholds.get(m).copied(),
             ..OverlayOptions::default()
         }
     }
@@ -137,6 +176,11 @@ impl AnomalyPanel {
     pub fn current_overlay(&mut self, shared: &Shared) -> Option<RgbaImage> {
         let set = shared.scored.as_ref()?;
         let (_, test) = Self::selected_test(shared, set)?;
+        self.overlay_of(test, self.method)
+    }
+
+    /// The overlay of map `m` of `test`, at that method's threshold.
+    fn overlay_of(&mut self, test: &ScoredTest, m: usize) -> Option<RgbaImage> {
         if self
             .base
             .as_ref()
@@ -146,15 +190,14 @@ impl AnomalyPanel {
             self.base = Some((test.path.clone(), crate::render::to_rgba(&image)));
         }
         let (_, base) = self.base.as_ref()?;
-        let options = self.overlay_options();
-        overlay_on(base, test, self.method, &options, self.show_truth).ok()
+        overlay_on(base, test, m, &self.options_for(m), self.show_truth).ok()
     }
 
-    fn figures(&self, test: &ScoredTest) -> ImageFigures {
-        let scores = &test.maps[self.method];
+    fn figures_of(&self, test: &ScoredTest, m: usize) -> ImageFigures {
+        let scores = &test.maps[m];
         let map = FloatMap::from_raw(test.width, test.height, scores.scores.clone())
             .unwrap_or_else(|| FloatMap::new(test.width, test.height));
-        let threshold = self.threshold().unwrap_or(f32::INFINITY);
+        let threshold = self.thresholds.get(m).copied().unwrap_or(f32::INFINITY);
         let (mask, predicted_pixels) = mask_from_threshold(&map, threshold);
         let (truth_pixels, overlap) = match &test.mask {
             Some(truth) => (
@@ -175,6 +218,7 @@ impl AnomalyPanel {
         }
     }
 
+    /// Redraws the overlays on screen whose method, threshold or look changed.
     fn render(
         &mut self,
         ctx: &egui::Context,
@@ -182,35 +226,46 @@ impl AnomalyPanel {
         set: &Arc<ScoredSet>,
         index: usize,
     ) {
-        let key = RenderKey {
-            set: Arc::as_ptr(set) as usize,
-            test: index,
-            method: self.method,
-            threshold: self.threshold().unwrap_or(0.0).to_bits(),
-            cmap: self.cmap,
-            opacity_pct: (self.opacity * 100.0).round() as u32,
-            show_truth: self.show_truth,
-        };
-        if self.rendered.as_ref() == Some(&key) {
-            return;
-        }
         let test = &set.tests[index];
-        self.figures = Some(self.figures(test));
-        match self.current_overlay(shared) {
-            Some(img) => match &mut self.texture {
-                Some(tex) => tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR),
-                None => self.texture = Some(textures::texture(ctx, "anomaly:overlay", &img)),
-            },
-            None => shared.error(format!("{}: cannot draw the overlay", test.path.display())),
-        }
-        if (self.original.as_ref().is_none_or(|(i, _)| *i != index)
-            || self.rendered.as_ref().is_none_or(|r| r.set != key.set))
+        let shown = (Arc::as_ptr(set) as usize, index);
+        if self.original.as_ref().is_none_or(|(key, _)| *key != shown)
             && let Ok(img) = crate::data::load_image(&test.path)
         {
             let tex = textures::texture(ctx, "anomaly:original", &crate::render::to_rgba(&img));
-            self.original = Some((index, tex));
+            self.original = Some((shown, tex));
         }
-        self.rendered = Some(key);
+        let compared = compared_methods(set).filter(|_| self.compare);
+        let methods = std::iter::once(self.method).chain(compared.into_iter().flatten());
+        for (slot, m) in methods.enumerate() {
+            let key = RenderKey {
+                set: shown.0,
+                test: index,
+                method: m,
+                threshold: self.thresholds.get(m).copied().unwrap_or(0.0).to_bits(),
+                cmap: self.cmap,
+                opacity_pct: (self.opacity * 100.0).round() as u32,
+                show_truth: self.show_truth,
+            };
+            if self.overlays[slot].drawn.as_ref() == Some(&key) {
+                continue;
+            }
+            let figures = self.figures_of(test, m);
+            let img = self.overlay_of(test, m);
+            let overlay = &mut self.overlays[slot];
+            overlay.figures = Some(figures);
+            overlay.drawn = Some(key);
+            match (img, &mut overlay.texture) {
+                (None, _) => {
+                    shared.error(format!("{}: cannot draw the overlay", test.path.display()))
+                }
+                (Some(img), Some(tex)) => {
+                    tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR)
+                }
+                (Some(img), None) => {
+                    overlay.texture = Some(textures::texture(ctx, format!("anomaly:{slot}"), &img))
+                }
+            }
+        }
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
@@ -239,6 +294,7 @@ impl AnomalyPanel {
             colormap_combo(ui, &mut self.cmap);
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
             ui.checkbox(&mut self.show_truth, "Ground-truth contour");
+            ui.checkbox(&mut self.compare, "Compare paper's map with default");
         });
         if let (Some(&(lo, hi)), Some(t)) = (
             self.ranges.get(self.method),
@@ -267,8 +323,16 @@ impl AnomalyPanel {
         };
         let test = test.clone();
         self.render(ui.ctx(), shared, &set, index);
+        let compared = compared_methods(&set).filter(|_| self.compare);
         ui.horizontal_top(|ui| {
-            let side = (ui.available_height() - 80.0).clamp(200.0, 520.0);
+            let height = ui.available_height() - 80.0;
+            // Leaves the comparison row below about 45% of the height.
+            let side = if compared.is_some() {
+                0.55 * height
+            } else {
+                height
+            }
+            .clamp(200.0, 520.0);
             ui.vertical(|ui| {
                 ui.strong("Image");
                 if let Some((_, tex)) = &self.original {
@@ -280,7 +344,7 @@ impl AnomalyPanel {
                     "{} overlay: white = predicted mask, magenta = ground truth",
                     set.method_ids[self.method]
                 ));
-                if let Some(tex) = &self.texture {
+                if let Some(tex) = &self.overlays[0].texture {
                     textures::show(ui, tex, side);
                 }
             });
@@ -288,16 +352,12 @@ impl AnomalyPanel {
                 ui.strong("This image");
                 ui.label(format!("{} / {}", test.defect, test.stem()));
                 ui.label(format!("{} x {} px", test.width, test.height));
-                if let Some(f) = &self.figures {
+                if let Some(f) = self.figures() {
                     ui.label(format!("image score: {:.4e}", f.image_score));
                     ui.label(format!("predicted pixels: {}", f.predicted_pixels));
                     if test.mask.is_some() {
                         ui.label(format!("ground-truth pixels: {}", f.truth_pixels));
-                        let union = f.predicted_pixels + f.truth_pixels - f.overlap;
-                        ui.label(format!(
-                            "IoU: {:.3}",
-                            f.overlap as f64 / union.max(1) as f64
-                        ));
+                        ui.label(format!("IoU: {:.3}", f.iou()));
                         ui.label(format!(
                             "pixel recall: {:.3}",
                             f.overlap as f64 / f.truth_pixels.max(1) as f64
@@ -339,6 +399,42 @@ impl AnomalyPanel {
                     );
                 }
             });
+        });
+        let Some(compared) = compared else {
+            return;
+        };
+        ui.separator();
+        let captions = [
+            format!(
+                "paper's map: {} (stage {})",
+                set.method_ids[compared[0]], set.stage
+            ),
+            format!("default map: {}", set.method_ids[compared[1]]),
+        ];
+        ui.horizontal_top(|ui| {
+            let side = (ui.available_height() - 50.0).clamp(160.0, 400.0);
+            for ((m, overlay), caption) in
+                compared.into_iter().zip(&self.overlays[1..]).zip(captions)
+            {
+                ui.vertical(|ui| {
+                    let summary = anomaly_method(set.method_ids[m]).map(|a| a.summary());
+                    ui.strong(caption)
+                        .on_hover_text(summary.unwrap_or_default());
+                    if let Some(tex) = &overlay.texture {
+                        textures::show(ui, tex, side);
+                    }
+                    if let Some(f) = &overlay.figures {
+                        let hits = match test.mask {
+                            Some(_) => format!("IoU {:.3}", f.iou()),
+                            None => format!("{} px flagged", f.predicted_pixels),
+                        };
+                        ui.label(format!(
+                            "score {:.3e}, threshold {:.3e}, {hits}",
+                            f.image_score, self.thresholds[m]
+                        ));
+                    }
+                });
+            }
         });
     }
 }
