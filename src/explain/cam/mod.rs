@@ -2,8 +2,12 @@
 //! pytorch-grad-cam organises its methods). Adding one touches one file and `cam_methods`.
 
 mod gradcam;
+mod gradcam_plus_plus;
+mod layercam;
 
 pub use gradcam::GradCam;
+pub use gradcam_plus_plus::GradCamPlusPlus;
+pub use layercam::LayerCam;
 
 use super::StageGradients;
 
@@ -14,7 +18,11 @@ pub trait CamMethod: Send + Sync {
     fn dimension_map(&self, gradients: &StageGradients, i: usize) -> Vec<f32>;
 }
 
-/// Every CAM rule vaelens knows, by id.
+/// Every CAM rule vaelens knows, by id; Grad-CAM (the paper's) first.
 pub fn cam_methods() -> Vec<Box<dyn CamMethod>> {
-    vec![Box::new(GradCam)]
+    vec![
+        Box::new(GradCam),
+        Box::new(LayerCam),
+        Box::new(GradCamPlusPlus),
+    ]
 }

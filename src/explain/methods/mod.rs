@@ -1,13 +1,13 @@
 //! Anomaly-map methods (SPEC §3), one small type each behind `AnomalyMethod`; adding one touches
 //! one file and the registry in `anomaly_methods`.
 
+mod cam_diff;
 mod feature_distance;
-mod gradcam_diff;
 mod gradcam_mu;
 mod recon;
 
+pub use cam_diff::CamDiff;
 pub use feature_distance::FeatureDistance;
-pub use gradcam_diff::GradCamDiff;
 pub use gradcam_mu::GradCamMu;
 pub use recon::{ReconError, smoothed_squared_error};
 
@@ -41,8 +41,10 @@ pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
     vec![
         Box::new(ReconError),
         Box::new(FeatureDistance),
-        Box::new(GradCamDiff),
+        Box::new(CamDiff::gradcam()),
         Box::new(GradCamMu),
+        Box::new(CamDiff::layercam()),
+        Box::new(CamDiff::gradcam_plus_plus()),
     ]
 }
 
