@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::explain::{Explainer, NormalStats};
+use crate::explain::{Explainer, NormalStats, Tiling};
 use crate::model::{ModelError, NamedTensors, Vae, VaeConfig, read_safetensors, write_safetensors};
 use crate::train::TrainState;
 
@@ -15,6 +15,7 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const CONFIG_FILE: &str = "config.json";
 const CONFIG_KEY: &str = "vaelens.config";
 const STATS_KEY: &str = "vaelens.normal_stats";
+const TILING_KEY: &str = "vaelens.tiling";
 const STATE_KEY: &str = "vaelens.train_state";
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub struct Checkpoint {
     /// Normal latent statistics (SPEC §3); None for foreign weights.
     pub stats: Option<NormalStats>,
     pub state: Option<TrainState>,
+    /// Set for patch models: how whole images are cut into the model's input windows.
+    pub tiling: Option<Tiling>,
 }
 
 impl Checkpoint {
@@ -54,6 +57,7 @@ impl Checkpoint {
             config,
             stats: None,
             state: None,
+            tiling: None,
         }
     }
 
@@ -84,6 +88,9 @@ impl Checkpoint {
         if let Some(state) = &self.state {
             metadata.insert(STATE_KEY.to_string(), to_json(state));
         }
+        if let Some(tiling) = &self.tiling {
+            metadata.insert(TILING_KEY.to_string(), to_json(tiling));
+        }
         write_safetensors(path, &self.tensors, metadata, half_precision)?;
         Ok(())
     }
@@ -107,8 +114,23 @@ impl Checkpoint {
             tensors,
             stats: parse(path, &metadata, STATS_KEY)?,
             state: parse(path, &metadata, STATE_KEY)?,
+            tiling: parse(path, &metadata, TILING_KEY)?,
         };
         checkpoint.config.validate()?;
+        if let Some(t) = checkpoint.tiling
+            && (t.window != checkpoint.config.input_size
+                || t.image_size < t.window
+                || t.stride == 0)
+        {
+            return Err(CheckpointError::BadMetadata {
+                path: path.to_path_buf(),
+                key: TILING_KEY,
+                reason: format!(
+                    "windows of {} px every {} px over {} px images do not fit a model with {} px input",
+                    t.window, t.stride, t.image_size, checkpoint.config.input_size
+                ),
+            });
+        }
         Ok(checkpoint)
     }
 
@@ -121,6 +143,7 @@ impl Checkpoint {
             tensors,
             stats: None,
             state: None,
+            tiling: None,
         })
     }
 
@@ -136,12 +159,10 @@ impl Checkpoint {
             .stats
             .clone()
             .unwrap_or_else(|| NormalStats::prior(self.config.latent_dim));
-        Ok(Explainer::new(
-            model,
-            self.config.clone(),
-            stats,
-            device.clone(),
-        ))
+        Ok(
+            Explainer::new(model, self.config.clone(), stats, device.clone())
+                .with_tiling(self.tiling),
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use vaelens::explain::cam::GradCam;
-use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients};
+use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients, stage_gradients_batch};
 use vaelens::model::{Vae, VaeConfig, init_weights, to_host};
 
 fn tiny() -> (Vae, VaeConfig, Device) {
@@ -160,5 +160,45 @@ fn attention_maps_are_non_negative_and_overall_is_their_mean() {
             .sum::<f32>()
             / 3.0;
         assert!((maps.overall.get_pixel(x, y).0[0] - mean).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn a_batch_of_images_gives_each_image_its_own_gradients() {
+    let (model, _, device) = tiny();
+    let stats = NormalStats {
+        mu: vec![0.1, -0.2, 0.05],
+        var: vec![0.8, 1.2, 0.5],
+        count: 10,
+        features: Vec::new(),
+        pixels: None,
+    };
+    let mut rng = StdRng::seed_from_u64(9);
+    let images: Vec<Vec<f32>> = (0..3)
+        .map(|_| (0..256).map(|_| rng.random_range(0.0..1.0)).collect())
+        .collect();
+    let one = |image: &Vec<f32>| {
+        Tensor::<4>::from_data(TensorData::new(image.clone(), [1, 1, 16, 16]), &device)
+    };
+    let batch = Tensor::<4>::from_data(TensorData::new(images.concat(), [3, 1, 16, 16]), &device);
+    for target in [
+        AttentionTarget::Mu,
+        AttentionTarget::NormalDifference(&stats),
+    ] {
+        let together = stage_gradients_batch(&model, batch.clone(), 0, target);
+        assert_eq!(together.len(), 3);
+        for (image, batched) in images.iter().zip(&together) {
+            let alone = stage_gradients(&model, one(image), 0, target);
+            assert_eq!(batched.mu, alone.mu);
+            assert_eq!(batched.normal_difference, alone.normal_difference);
+            for (x, y) in batched.grads.iter().zip(&alone.grads) {
+                assert!((x - y).abs() <= 1e-6 + 1e-5 * y.abs(), "{x} vs {y}");
+            }
+            assert_eq!(batched.features, alone.features);
+        }
+        assert_ne!(
+            together[0].grads, together[1].grads,
+            "different images differ"
+        );
     }
 }

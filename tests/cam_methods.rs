@@ -195,18 +195,12 @@ fn negative_gradients_give_empty_layercam_and_gradcam_plus_plus() {
 }
 
 #[test]
-fn registries_list_the_new_rules_after_the_papers() {
+fn registries_list_the_papers_rules_first() {
     let cams: Vec<&str> = cam_methods().iter().map(|m| m.id()).collect();
     assert_eq!(cams, ["gradcam", "layercam", "gradcampp"]);
     let methods: Vec<&str> = anomaly_methods().iter().map(|m| m.id()).collect();
     assert_eq!(methods[0], DEFAULT_METHOD);
-    let at = |id: &str| methods.iter().position(|m| *m == id).unwrap();
-    assert!(at("gradcam-diff") < at("layercam-diff"));
-    assert!(at("gradcam-mu") < at("layercam-diff"));
-    assert_eq!(
-        &methods[methods.len() - 2..],
-        ["layercam-diff", "gradcampp-diff"]
-    );
+    assert!(methods.contains(&"gradcam-diff") && methods.contains(&"gradcam-mu"));
     let mut unique = methods.clone();
     unique.sort();
     unique.dedup();
@@ -214,7 +208,7 @@ fn registries_list_the_new_rules_after_the_papers() {
 }
 
 #[test]
-fn diff_methods_share_eq4_and_differ_only_in_the_cam_rule() {
+fn gradcam_diff_is_the_papers_eq4() {
     let config = VaeConfig {
         input_size: 16,
         channels: 1,
@@ -229,27 +223,15 @@ fn diff_methods_share_eq4_and_differ_only_in_the_cam_rule() {
     let image: Vec<f32> = (0..256).map(|_| rng.random_range(0.0..1.0)).collect();
     for stage in 0..2 {
         let target = AttentionTarget::NormalDifference(&explainer.stats);
-        let score = |id: &str| {
-            anomaly_method(id)
-                .unwrap()
-                .anomaly_map(&explainer, &image, stage)
-        };
-        let paper = score("gradcam-diff");
-        // gradcam-diff is still the paper's: Grad-CAM maps of |d_i| weighted by |d_i|.
+        let paper = anomaly_method("gradcam-diff")
+            .unwrap()
+            .anomaly_map(&explainer, &image, stage);
+        // Grad-CAM maps of |d_i| weighted by |d_i|; the image score is sum_i d_i^2.
         let by_hand = explainer.attention(&image, stage, target, &GradCam);
         assert_eq!(to_host_map(&paper.map), to_host_map(&by_hand.overall));
-        for (id, cam) in [
-            ("layercam-diff", &LayerCam as &dyn CamMethod),
-            ("gradcampp-diff", &GradCamPlusPlus),
-        ] {
-            let got = score(id);
-            let want = explainer.attention(&image, stage, target, cam).overall;
-            assert_eq!(to_host_map(&got.map), to_host_map(&want), "{id}");
-            assert_eq!(got.map.dimensions(), (16, 16));
-            assert!(got.map.iter().all(|&v| v >= 0.0 && v.is_finite()), "{id}");
-            // The image score is sum_i d_i^2 whatever the map.
-            assert_eq!(got.image_score, paper.image_score, "{id}");
-        }
+        let d = by_hand.normal_difference.unwrap();
+        let sum: f64 = d.iter().map(|v| f64::from(*v).powi(2)).sum();
+        assert!((paper.image_score - sum).abs() < 1e-9);
     }
 }
 

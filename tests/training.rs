@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use vaelens::backend::{BackendChoice, select};
 use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
 use vaelens::data::TrainSet;
+use vaelens::explain::Tiling;
 use vaelens::model::VaeConfig;
 use vaelens::train::{TrainConfig, TrainError, TrainEvent, TrainJob, TrainOutcome, train};
 
@@ -61,6 +62,7 @@ fn run(
         backend: select(BackendChoice::Cpu).unwrap(),
         resume,
         data_dir: None,
+        tiling: None,
     };
     let outcome = train(job, &sender, cancel);
     drop(sender);
@@ -166,4 +168,59 @@ fn divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint() {
                 .all(|t| t.values.iter().all(|v| v.is_finite()))
         );
     }
+}
+
+#[test]
+fn a_patch_model_trains_on_windows_and_keeps_its_tiling() {
+    // 12 images of 32 px, a model with 16 px input: windows every 8 px, 3 x 3 per image.
+    let mut rng = StdRng::seed_from_u64(5);
+    let data = TrainSet {
+        images: (0..12 * 32 * 32)
+            .map(|_| rng.random_range(0.0..1.0))
+            .collect(),
+        n: 12,
+        channels: 1,
+        size: 32,
+        skipped: Vec::new(),
+    };
+    let tiling = Tiling::new(32, 16);
+    let dir = tempfile::tempdir().unwrap();
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let job = TrainJob {
+        data: &data,
+        model: model(),
+        config: config(1),
+        run_dir: dir.path().to_path_buf(),
+        backend: select(BackendChoice::Cpu).unwrap(),
+        resume: None,
+        data_dir: None,
+        tiling: Some(tiling),
+    };
+    let outcome = train(job, &sender, &AtomicBool::new(false)).unwrap();
+    drop(sender);
+    let started = receiver.iter().find_map(|e| match e {
+        TrainEvent::Started { images, .. } => Some(images),
+        _ => None,
+    });
+    assert_eq!(
+        started,
+        Some(12 * 4),
+        "(32 / 16)^2 = 4 random windows per image and epoch"
+    );
+    let TrainOutcome::Finished(checkpoint) = outcome else {
+        panic!("the run finishes");
+    };
+    let stats = checkpoint.stats.as_ref().unwrap();
+    assert_eq!(stats.count, 12 * 9, "statistics over every scoring window");
+    let loaded = Checkpoint::load_run(dir.path()).unwrap();
+    assert_eq!(loaded.tiling, Some(tiling));
+    let explainer = loaded
+        .explainer(&select(BackendChoice::Cpu).unwrap().device)
+        .unwrap();
+    assert_eq!(explainer.image_size(), 32);
+    let image: Vec<f32> = data.image(0).to_vec();
+    let method = vaelens::explain::anomaly_method("recon").unwrap();
+    let anomaly = explainer.anomaly(method.as_ref(), &image, 0);
+    assert_eq!((anomaly.map.width(), anomaly.map.height()), (32, 32));
+    assert!(anomaly.map.iter().all(|v| v.is_finite() && *v >= 0.0));
 }

@@ -48,7 +48,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             }
             let stage = super::stage_arg(args.layer, &explainer)?;
             let mut methods = anomaly_methods();
-            let (channels, size) = (explainer.config.channels, explainer.config.input_size);
+            let (channels, size) = (explainer.config.channels, explainer.image_size());
             match MeanImageBaseline::from_category(&category, channels, size) {
                 Ok(baseline) => methods.push(Box::new(baseline)),
                 Err(e) => eprintln!("note: no mean-image baseline: {e}"),
@@ -89,9 +89,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 /// Takes the normal statistics over the category's training images, for weights that lack them
 /// (PyTorch weights, runs written before feature statistics existed). Returns a note saying so.
 fn refresh_stats(explainer: &mut Explainer, category: &Category) -> anyhow::Result<String> {
-    let (channels, size) = (explainer.config.channels, explainer.config.input_size);
+    let (channels, size) = (explainer.config.channels, explainer.image_size());
     let set = TrainSet::load(&category.train, channels, size as u32, &mut |_, _| {})?;
-    explainer.stats = NormalStats::of_train_set(&explainer.model, &set, &explainer.device);
+    explainer.stats =
+        NormalStats::of_train_set(&explainer.model, &set, explainer.tiling, &explainer.device);
     Ok(format!(
         "the weights carry no feature statistics: normal statistics taken over the {} training images of {}",
         set.n,

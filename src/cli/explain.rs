@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use vaelens::data::{load_image, to_model_input};
-use vaelens::explain::cam::GradCam;
+use vaelens::explain::cam::cam_methods;
 use vaelens::explain::{AttentionTarget, DEFAULT_METHOD, anomaly_method};
 use vaelens::map::resize_bilinear;
 use vaelens::render::{self, OverlayOptions};
@@ -27,6 +27,9 @@ pub struct ExplainArgs {
     /// Encoder stage to explain, 0-based as in `encoder.convs.{K}` (default: the last).
     #[arg(long)]
     pub layer: Option<usize>,
+    /// CAM rule of the per-dimension attention maps: the paper's Grad-CAM, LayerCAM or Grad-CAM++.
+    #[arg(long, default_value = "gradcam", value_parser = cam_parser())]
+    pub cam: String,
     /// Anomaly map to write beside the attention maps.
     #[arg(long, default_value = DEFAULT_METHOD, value_parser = super::method_parser())]
     pub method: String,
@@ -40,10 +43,18 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
     let method = anomaly_method(&args.method).expect("clap checked the name");
-    let (size, channels) = (
-        explainer.config.input_size as u32,
-        explainer.config.channels,
-    );
+    let cam = cam_methods()
+        .into_iter()
+        .find(|c| c.id() == args.cam)
+        .expect("clap checked the name");
+    let (size, channels) = (explainer.image_size() as u32, explainer.config.channels);
+    if let Some(t) = explainer.tiling {
+        eprintln!(
+            "note: a patch model: the dim_*.tiff and overall.tiff attention maps are of the {} px \
+             window at the image's centre; the anomaly map covers the whole image",
+            t.window
+        );
+    }
     let bar = progress::bar(args.images.len() as u64, "explaining");
     for path in &args.images {
         let image = load_image(path)?;
@@ -51,14 +62,19 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         let input = to_model_input(&image, channels, size);
         let dir = args.out.join(super::stem(path));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let attention = explainer.attention(&input, stage, AttentionTarget::Mu, &GradCam);
+        let view = explainer.view(&input);
+        let attention = explainer.attention(&view, stage, AttentionTarget::Mu, cam.as_ref());
+        let (map_width, map_height) = match explainer.tiling {
+            Some(t) => (t.window as u32, t.window as u32),
+            None => (width, height),
+        };
         for (i, map) in attention.per_dim.iter().enumerate() {
-            let full = resize_bilinear(map, width, height);
+            let full = resize_bilinear(map, map_width, map_height);
             render::save_float_tiff_atomic(&full, &dir.join(format!("dim_{i:02}.tiff")))?;
         }
-        let overall = resize_bilinear(&attention.overall, width, height);
+        let overall = resize_bilinear(&attention.overall, map_width, map_height);
         render::save_float_tiff_atomic(&overall, &dir.join("overall.tiff"))?;
-        let anomaly = method.anomaly_map(&explainer, &input, stage);
+        let anomaly = explainer.anomaly(method.as_ref(), &input, stage);
         let full = resize_bilinear(&anomaly.map, width, height);
         render::save_float_tiff_atomic(&full, &dir.join(format!("{}.tiff", method.id())))?;
         let overlay = render::anomaly_overlay(
@@ -77,4 +93,8 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+fn cam_parser() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(cam_methods().iter().map(|c| c.id()))
 }

@@ -9,6 +9,7 @@ use clap::Args;
 
 use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
 use vaelens::data::{Category, TrainSet, detect_channels};
+use vaelens::explain::Tiling;
 use vaelens::model::{ReconLoss, VaeConfig};
 use vaelens::train::{TrainConfig, TrainEvent, TrainJob, TrainOutcome, train};
 
@@ -33,9 +34,14 @@ pub struct TrainArgs {
     /// Width of the fully connected hidden layer (default: 128).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Model input size in pixels (images are resized to it); a multiple of 16.
+    /// Image size in pixels (images are resized to it); the model's input size unless --patch
+    /// is given. A multiple of 16.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
+    /// Train a patch VAE: the model sees random PATCH x PATCH windows of the images, and whole
+    /// images are scored window by window, the windows overlapping by half. A multiple of 16.
+    #[arg(long)]
+    pub patch: Option<usize>,
     /// Weight of the KL term.
     #[arg(long, default_value_t = TrainConfig::default().beta)]
     pub beta: f64,
@@ -76,11 +82,23 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         None
     };
+    let tiling = match &resume {
+        Some(checkpoint) => checkpoint.tiling,
+        None => args.patch.map(|p| Tiling::new(args.size, p)),
+    };
+    if let Some(t) = tiling.filter(|t| t.window > t.image_size) {
+        anyhow::bail!(
+            "--patch {} is larger than the images (--size {})",
+            t.window,
+            t.image_size
+        );
+    }
     let model = match &resume {
         Some(checkpoint) => checkpoint.config.clone(),
         None => {
+            let input = tiling.map_or(args.size, |t| t.window);
             let mut config =
-                VaeConfig::default_for(detect_channels(&category.train), args.size, args.latent);
+                VaeConfig::default_for(detect_channels(&category.train), input, args.latent);
             config.stages = args.stages.clone().unwrap_or(config.stages);
             config.hidden = args.hidden.unwrap_or(config.hidden);
             config.validate()?;
@@ -91,7 +109,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = TrainSet::load(
         &category.train,
         model.channels,
-        model.input_size as u32,
+        tiling.map_or(model.input_size, |t| t.image_size) as u32,
         &mut |done, _| loading.set_position(done as u64),
     )?;
     loading.finish_and_clear();
@@ -102,7 +120,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let epochs = args
         .epochs
         .or(resumed_epochs)
-        .unwrap_or_else(|| TrainConfig::auto_epochs(data.n));
+        .unwrap_or_else(|| match tiling {
+            Some(t) => TrainConfig::auto_epochs_for_windows(data.n, t),
+            None => TrainConfig::auto_epochs(data.n),
+        });
     for skipped in &data.skipped {
         eprintln!(
             "warning: skipped {}: {}",
@@ -110,12 +131,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             skipped.reason
         );
     }
+    let windows = tiling.map_or(String::new(), |t| format!(" in windows of {} px", t.window));
     eprintln!(
-        "training on {} images ({} skipped), {} channel(s) at {} px, D = {}, {epochs} epochs",
+        "training on {} images ({} skipped), {} channel(s) at {} px{windows}, D = {}, {epochs} epochs",
         data.n,
         data.skipped.len(),
         model.channels,
-        model.input_size,
+        data.size,
         model.latent_dim
     );
     let config = TrainConfig {
@@ -143,6 +165,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         backend,
         resume,
         data_dir: Some(args.data_dir.clone()),
+        tiling,
     };
     let outcome = std::thread::scope(|scope| {
         let worker = scope.spawn(move || train(job, &sender, &cancel));

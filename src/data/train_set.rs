@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 
 use super::decode::{channels_of, load_image, to_model_input};
 use super::error::DataError;
@@ -145,6 +145,33 @@ impl TrainSet {
         let mut rng = StdRng::seed_from_u64(mix(seed, epoch as u64));
         order.shuffle(&mut rng);
         order
+    }
+
+    /// One random `window`-pixel crop of each image at `indices`, each mirrored left-right or not
+    /// when `flip`, all drawn from `seed`: the batches of a patch model.
+    pub fn crop_batch(&self, indices: &[usize], window: usize, flip: bool, seed: u64) -> Vec<f32> {
+        let s = self.size as usize;
+        let window = window.min(s);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut out = Vec::with_capacity(indices.len() * self.channels * window * window);
+        for &i in indices {
+            let image = self.image(i);
+            let x = rng.random_range(0..=s - window);
+            let y = rng.random_range(0..=s - window);
+            let mirror = flip && rng.random_bool(0.5);
+            for c in 0..self.channels {
+                for row in y..y + window {
+                    let start = c * s * s + row * s + x;
+                    let line = &image[start..start + window];
+                    if mirror {
+                        out.extend(line.iter().rev());
+                    } else {
+                        out.extend_from_slice(line);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Gathers the images at `indices` into one `indices.len() * channels * size * size` buffer.

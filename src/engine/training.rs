@@ -143,10 +143,11 @@ fn run(
         }
     };
     model.validate().map_err(|e| e.to_string())?;
+    let tiling = resume.as_ref().and_then(|c| c.tiling);
     let data = TrainSet::load(
         &category.train,
         model.channels,
-        model.input_size as u32,
+        tiling.map_or(model.input_size, |t| t.image_size) as u32,
         &mut |_, _| {},
     )
     .map_err(|e| e.to_string())?;
@@ -170,6 +171,7 @@ fn run(
         backend,
         resume,
         data_dir: Some(category.root.clone()),
+        tiling,
     };
     let outcome = train(job, &train_tx, cancel).map_err(|e| e.to_string())?;
     Ok(match outcome {

@@ -319,7 +319,12 @@ impl Worker {
         };
         let config = &explainer.config;
         let size = config.input_size as u32;
-        let input = to_model_input(&image, config.channels, size);
+        // A patch model explains its centre window of the image.
+        let input = explainer.view(&to_model_input(
+            &image,
+            config.channels,
+            explainer.image_size() as u32,
+        ));
         let maps = explainer.attention(&input, stage, AttentionTarget::Mu, &GradCam);
         let reconstruction = explainer.reconstruct(&input);
         let kl = maps

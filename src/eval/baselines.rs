@@ -48,6 +48,10 @@ impl AnomalyMethod for MeanImageBaseline {
         "no model: squared difference from the mean training image, smoothed like recon"
     }
 
+    fn whole_image(&self) -> bool {
+        true
+    }
+
     fn anomaly_map(&self, _: &Explainer, image: &[f32], _: usize) -> AnomalyMap {
         let map = smoothed_squared_error(image, &self.mean, self.channels, self.size);
         AnomalyMap {
@@ -69,8 +73,12 @@ impl AnomalyMethod for ConstantBaseline {
         "chance: a constant map"
     }
 
+    fn whole_image(&self) -> bool {
+        true
+    }
+
     fn anomaly_map(&self, explainer: &Explainer, _: &[f32], _: usize) -> AnomalyMap {
-        let size = explainer.config.input_size as u32;
+        let size = explainer.image_size() as u32;
         AnomalyMap {
             map: FloatMap::new(size, size),
             image_score: 0.0,

@@ -89,12 +89,12 @@ fn score_one(
     let input = to_model_input(
         &image,
         explainer.config.channels,
-        explainer.config.input_size as u32,
+        explainer.image_size() as u32,
     );
     let maps = methods
         .iter()
         .map(|method| {
-            let anomaly = method.anomaly_map(explainer, &input, stage);
+            let anomaly = explainer.anomaly(method.as_ref(), &input, stage);
             MethodScores {
                 scores: resize_bilinear(&anomaly.map, width, height).into_raw(),
                 image_score: anomaly.image_score,

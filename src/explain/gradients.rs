@@ -57,45 +57,70 @@ pub fn stage_gradients(
     stage: usize,
     target: AttentionTarget<'_>,
 ) -> StageGradients {
+    stage_gradients_batch(model, input, stage, target)
+        .pop()
+        .expect("one image in, one out")
+}
+
+/// `stage_gradients` for a batch of images `[n, C, S, S]` (e.g. the windows of a patch model),
+/// still one backward pass: image j's copies sit at rows j * D .. (j + 1) * D.
+pub fn stage_gradients_batch(
+    model: &Vae,
+    input: Tensor<4>,
+    stage: usize,
+    target: AttentionTarget<'_>,
+) -> Vec<StageGradients> {
     let device = input.device();
     let features = model.encoder.stage_features(input, stage).detach();
-    let [_, channels, side, _] = features.dims();
+    let [n, channels, side, _] = features.dims();
     let latent_dim = model.encoder.mu.weight.dims()[1];
-    let copies = features.clone().repeat_dim(0, latent_dim).require_grad();
+    let copies = features
+        .clone()
+        .unsqueeze_dim::<5>(1)
+        .repeat_dim(1, latent_dim)
+        .reshape([n * latent_dim, channels, side, side])
+        .require_grad();
     let posterior = model.encoder.head_from_stage(copies.clone(), stage);
-    // Copy i contributes only its own dimension i.
-    let own = Tensor::<2>::eye(latent_dim, &device);
+    // Copy i of every image contributes only its own dimension i.
+    let own = Tensor::<2>::eye(latent_dim, &device).repeat_dim(0, n);
     let (objective, difference) = match target {
         AttentionTarget::Mu => ((posterior.mu.clone() * own).sum(), None),
         AttentionTarget::NormalDifference(stats) => {
             let mu_x = Tensor::<1>::from_floats(stats.mu.as_slice(), &device).unsqueeze::<2>();
             let var_x = Tensor::<1>::from_floats(stats.var.as_slice(), &device).unsqueeze::<2>();
             let d = (posterior.mu.clone() - mu_x) / (var_x + posterior.logvar.clone().exp()).sqrt();
-            // Every copy holds the same image, so any row of d is the image's d.
-            let row = to_host(
-                d.clone()
-                    .detach()
-                    .slice([0..1, 0..latent_dim])
-                    .flatten::<1>(0, 1),
-            );
-            ((d.abs() * own).sum(), Some(row))
+            let rows = to_host(d.clone().detach());
+            ((d.abs() * own).sum(), Some(rows))
         }
     };
     let gradients = objective.backward();
-    let grads = copies
-        .grad(&gradients)
-        .expect("the replicated features are a tracked leaf");
-    let first_row =
-        |t: Tensor<2>| to_host(t.detach().slice([0..1, 0..latent_dim]).flatten::<1>(0, 1));
-    StageGradients {
-        stage,
-        channels,
-        side,
-        latent_dim,
-        features: to_host(features.flatten::<1>(0, 3)),
-        grads: to_host(grads.flatten::<1>(0, 3)),
-        mu: first_row(posterior.mu),
-        logvar: first_row(posterior.logvar),
-        normal_difference: difference,
-    }
+    let grads = to_host(
+        copies
+            .grad(&gradients)
+            .expect("the replicated features are a tracked leaf"),
+    );
+    let features = to_host(features);
+    let (mu, logvar) = (
+        to_host(posterior.mu.detach()),
+        to_host(posterior.logvar.detach()),
+    );
+    let per_image = channels * side * side;
+    // Every copy of an image holds the same image, so its first copy's row is the image's.
+    let first_row = |values: &[f32], j: usize| {
+        let start = j * latent_dim * latent_dim;
+        values[start..start + latent_dim].to_vec()
+    };
+    (0..n)
+        .map(|j| StageGradients {
+            stage,
+            channels,
+            side,
+            latent_dim,
+            features: features[j * per_image..(j + 1) * per_image].to_vec(),
+            grads: grads[j * latent_dim * per_image..(j + 1) * latent_dim * per_image].to_vec(),
+            mu: first_row(&mu, j),
+            logvar: first_row(&logvar, j),
+            normal_difference: difference.as_ref().map(|d| first_row(d, j)),
+        })
+        .collect()
 }

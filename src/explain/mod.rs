@@ -7,12 +7,14 @@ mod features;
 mod gradients;
 pub mod methods;
 mod stats;
+pub mod tiling;
 
 pub use attention::AttentionMaps;
 pub use features::{FeatureGaussian, FeatureMoments};
-pub use gradients::{AttentionTarget, StageGradients, stage_gradients};
+pub use gradients::{AttentionTarget, StageGradients, stage_gradients, stage_gradients_batch};
 pub use methods::{AnomalyMap, AnomalyMethod, DEFAULT_METHOD, anomaly_method, anomaly_methods};
 pub use stats::NormalStats;
+pub use tiling::{Stitch, Tiling};
 
 use burn::prelude::*;
 use image::{DynamicImage, GrayImage, RgbImage};
@@ -20,12 +22,17 @@ use image::{DynamicImage, GrayImage, RgbImage};
 use crate::model::{Vae, VaeConfig, to_host};
 use cam::CamMethod;
 
+/// Windows of a patch model explained in one batched pass.
+const WINDOW_BATCH: usize = 16;
+
 /// A trained model with its normal statistics, on its device: everything explanation needs.
 pub struct Explainer {
     pub model: Vae,
     pub config: VaeConfig,
     pub stats: NormalStats,
     pub device: Device,
+    /// Set for patch models: how whole images are cut into the model's windows.
+    pub tiling: Option<Tiling>,
 }
 
 impl Explainer {
@@ -35,6 +42,55 @@ impl Explainer {
             config,
             stats,
             device,
+            tiling: None,
+        }
+    }
+
+    /// The same explainer for a patch model that sees images through `tiling`.
+    pub fn with_tiling(self, tiling: Option<Tiling>) -> Self {
+        Self { tiling, ..self }
+    }
+
+    /// The side whole images are resized to: the model's input, or a patch model's image size.
+    pub fn image_size(&self) -> usize {
+        self.tiling.map_or(self.config.input_size, |t| t.image_size)
+    }
+
+    /// The anomaly map of a whole image (CHW at `image_size()`): the method's own map, or for a
+    /// patch model the average of its windows' maps, with the largest window score.
+    pub fn anomaly(&self, method: &dyn AnomalyMethod, image: &[f32], stage: usize) -> AnomalyMap {
+        let tiling = match self.tiling {
+            Some(t) if !method.whole_image() => t,
+            _ => return method.anomaly_map(self, image, stage),
+        };
+        let mut stitch = Stitch::new(tiling);
+        let mut image_score = f64::NEG_INFINITY;
+        for positions in tiling.positions().chunks(WINDOW_BATCH) {
+            let windows: Vec<Vec<f32>> = positions
+                .iter()
+                .map(|&p| tiling.crop(image, self.config.channels, p))
+                .collect();
+            for (anomaly, &p) in method
+                .anomaly_maps(self, &windows, stage)
+                .iter()
+                .zip(positions)
+            {
+                stitch.add(&anomaly.map, p);
+                image_score = image_score.max(anomaly.image_score);
+            }
+        }
+        AnomalyMap {
+            map: stitch.finish(),
+            image_score,
+        }
+    }
+
+    /// What single-input views (attention, traversal) explain for a whole image at
+    /// `image_size()`: the image itself, or a patch model's centre window.
+    pub fn view(&self, image: &[f32]) -> Vec<f32> {
+        match self.tiling {
+            Some(t) => t.crop(image, self.config.channels, t.centre()),
+            None => image.to_vec(),
         }
     }
 
@@ -86,6 +142,25 @@ impl Explainer {
     ) -> AttentionMaps {
         let gradients = stage_gradients(&self.model, self.input(chw), stage, target);
         AttentionMaps::from_gradients(&gradients, cam, self.config.input_size as u32)
+    }
+
+    /// `attention` for several images of the model's input size, from one backward pass.
+    pub fn attention_batch(
+        &self,
+        images: &[Vec<f32>],
+        stage: usize,
+        target: AttentionTarget<'_>,
+        cam: &dyn CamMethod,
+    ) -> Vec<AttentionMaps> {
+        let s = self.config.input_size;
+        let batch = Tensor::from_data(
+            TensorData::new(images.concat(), [images.len(), self.config.channels, s, s]),
+            &self.device,
+        );
+        stage_gradients_batch(&self.model, batch, stage, target)
+            .iter()
+            .map(|g| AttentionMaps::from_gradients(g, cam, s as u32))
+            .collect()
     }
 
     /// Decodes a grid: for each of `dims` (rows), mu with that dimension set to each of `values`

@@ -4,6 +4,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Tiling;
 use super::features::{FeatureGaussian, FeatureMoments};
 use crate::data::TrainSet;
 use crate::model::{Vae, to_host};
@@ -41,18 +42,31 @@ impl NormalStats {
         self.features.iter().find(|g| g.stage == stage)
     }
 
-    /// The statistics of a whole training set (unflipped), in batches of 32.
-    pub fn of_train_set(model: &Vae, set: &TrainSet, device: &Device) -> Self {
-        let order: Vec<usize> = (0..set.n).collect();
-        let (channels, side) = (set.channels, set.size as usize);
+    /// The statistics of a whole training set (unflipped), in batches of 32: of its images, or
+    /// for a patch model of every window of them.
+    pub fn of_train_set(
+        model: &Vae,
+        set: &TrainSet,
+        tiling: Option<Tiling>,
+        device: &Device,
+    ) -> Self {
+        let channels = set.channels;
+        let samples: Vec<Vec<f32>> = match tiling {
+            Some(t) => (0..set.n)
+                .flat_map(|i| {
+                    t.positions()
+                        .into_iter()
+                        .map(move |p| t.crop(set.image(i), channels, p))
+                })
+                .collect(),
+            None => (0..set.n).map(|i| set.image(i).to_vec()).collect(),
+        };
+        let side = tiling.map_or(set.size as usize, |t| t.window);
         Self::compute(
             model,
-            order.chunks(32).map(|indices| {
+            samples.chunks(32).map(|chunk| {
                 Tensor::<4>::from_data(
-                    TensorData::new(
-                        set.batch(indices, None),
-                        [indices.len(), channels, side, side],
-                    ),
+                    TensorData::new(chunk.concat(), [chunk.len(), channels, side, side]),
                     device,
                 )
             }),

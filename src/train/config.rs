@@ -1,5 +1,6 @@
 //! Training hyperparameters, with defaults that keep the latent alive on texture photos.
 
+use crate::explain::Tiling;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ReconLoss;
@@ -50,6 +51,17 @@ impl TrainConfig {
     /// at least 10 and at most 100 epochs.
     pub fn auto_epochs(n: usize) -> usize {
         DEFAULT_IMAGE_BUDGET.div_ceil(n.max(1)).clamp(10, 100)
+    }
+
+    /// Default epoch count for a patch model on `n` images: the same budget counted in pixels
+    /// (as many window pixels as `DEFAULT_IMAGE_BUDGET` images of 128 px), at least 10 and at
+    /// most 100 epochs. An epoch holds (image_size / window)^2 windows of each image.
+    pub fn auto_epochs_for_windows(n: usize, tiling: Tiling) -> usize {
+        let windows = n.max(1) * (tiling.image_size / tiling.window.max(1)).pow(2).max(1);
+        let pixels_per_epoch = windows * tiling.window * tiling.window;
+        (DEFAULT_IMAGE_BUDGET * 128 * 128)
+            .div_ceil(pixels_per_epoch)
+            .clamp(10, 100)
     }
 
     /// The KL weight at a fractional epoch, warm-up included.

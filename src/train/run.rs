@@ -14,7 +14,7 @@ use super::{EpochSummary, TrainConfig, TrainEvent, TrainState, active_units};
 use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::TrainSet;
-use crate::explain::NormalStats;
+use crate::explain::{NormalStats, Tiling};
 use crate::model::{LossTerms, ModelError, Vae, VaeConfig, init_weights, to_host, vae_loss};
 
 /// Everything one training run needs.
@@ -27,6 +27,9 @@ pub struct TrainJob<'a> {
     /// Continue from this checkpoint's weights and epoch count.
     pub resume: Option<Checkpoint>,
     pub data_dir: Option<PathBuf>,
+    /// Set for a patch model: trained on random windows of the images, which are at
+    /// `tiling.image_size`.
+    pub tiling: Option<Tiling>,
 }
 
 /// How a run ended without error.
@@ -78,15 +81,22 @@ pub fn train(
         backend,
         resume,
         data_dir,
+        tiling,
     } = job;
-    if data.channels != model_config.channels || data.size as usize != model_config.input_size {
+    let image_size = tiling.map_or(model_config.input_size, |t| t.image_size);
+    if data.channels != model_config.channels || data.size as usize != image_size {
         return Err(TrainError::DataMismatch {
             found: data.channels,
             found_size: data.size as usize,
             expected: model_config.channels,
-            expected_size: model_config.input_size,
+            expected_size: image_size,
         });
     }
+    let sampler = Sampler {
+        data,
+        tiling,
+        window: model_config.input_size,
+    };
     let device = backend.device.clone();
     let (tensors, mut state) = match resume {
         Some(checkpoint) => {
@@ -106,11 +116,12 @@ pub fn train(
     let mut model = Vae::from_tensors(&model_config, &tensors, &device)?;
     let mut optimizer = AdamConfig::new().init();
 
-    let steps_per_epoch = data.n.div_ceil(config.batch_size.max(1));
+    let samples_per_epoch = sampler.per_epoch();
+    let steps_per_epoch = samples_per_epoch.div_ceil(config.batch_size.max(1));
     let first_epoch = state.epochs_done;
     let total_steps = steps_per_epoch * config.epochs;
     let _ = events.send(TrainEvent::Started {
-        images: data.n,
+        images: samples_per_epoch,
         steps_per_epoch,
         first_epoch,
         epochs: config.epochs,
@@ -118,7 +129,7 @@ pub fn train(
     });
     let started = Instant::now();
     let mut images_seen = 0usize;
-    let remaining_images = data.n * config.epochs.saturating_sub(first_epoch);
+    let remaining_images = samples_per_epoch * config.epochs.saturating_sub(first_epoch);
     let side = model_config.input_size;
     let dims = model_config.latent_dim;
 
@@ -128,16 +139,15 @@ pub fn train(
             kl_per_dim: vec![0.0; dims],
             ..Default::default()
         };
-        let order = data.batch_order(epoch, config.seed);
+        let order = sampler.order(epoch, config.seed);
         let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
         for (b, indices) in batches.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
-                let checkpoint = save(&model, &model_config, data, &state, &run_dir, &device)?;
+                let checkpoint = save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
                 return Ok(TrainOutcome::Cancelled(checkpoint));
             }
             let step = state.steps_done;
-            let flip_seed = config.flip.then(|| mix(config.seed, step as u64));
-            let pixels = data.batch(indices, flip_seed);
+            let pixels = sampler.batch(indices, config.flip, mix(config.seed, step as u64));
             let n = indices.len();
             let input = Tensor::<4>::from_data(
                 TensorData::new(pixels, [n, model_config.channels, side, side]),
@@ -187,7 +197,7 @@ pub fn train(
         }
         let summary = summarize(
             &sums,
-            data.n,
+            samples_per_epoch,
             epoch + 1,
             epoch_start.elapsed().as_secs_f64(),
         );
@@ -196,12 +206,46 @@ pub fn train(
         let _ = events.send(TrainEvent::Epoch(summary));
         let last = epoch + 1 == config.epochs;
         if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
-            save(&model, &model_config, data, &state, &run_dir, &device)?;
+            save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
             let _ = events.send(TrainEvent::Checkpoint(run_dir.clone()));
         }
     }
-    let checkpoint = save(&model, &model_config, data, &state, &run_dir, &device)?;
+    let checkpoint = save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
     Ok(TrainOutcome::Finished(checkpoint))
+}
+
+/// What one training step sees: whole images, or for a patch model random windows of them
+/// (as many per image and epoch as there are whole windows in an image).
+struct Sampler<'a> {
+    data: &'a TrainSet,
+    tiling: Option<Tiling>,
+    window: usize,
+}
+
+impl Sampler<'_> {
+    fn crops_per_image(&self) -> usize {
+        self.tiling
+            .map_or(1, |t| (t.image_size / t.window.max(1)).pow(2).max(1))
+    }
+
+    fn per_epoch(&self) -> usize {
+        self.data.n * self.crops_per_image()
+    }
+
+    /// Image indices for one epoch, each image `crops_per_image` times.
+    fn order(&self, epoch: usize, seed: u64) -> Vec<usize> {
+        let k = self.crops_per_image();
+        (0..k)
+            .flat_map(|r| self.data.batch_order(epoch * k + r, seed))
+            .collect()
+    }
+
+    fn batch(&self, indices: &[usize], flip: bool, seed: u64) -> Vec<f32> {
+        match self.tiling {
+            Some(_) => self.data.crop_batch(indices, self.window, flip, seed),
+            None => self.data.batch(indices, flip.then_some(seed)),
+        }
+    }
 }
 
 fn fresh_state(config: &TrainConfig) -> TrainState {
@@ -218,7 +262,7 @@ fn fresh_state(config: &TrainConfig) -> TrainState {
 fn save(
     model: &Vae,
     model_config: &VaeConfig,
-    data: &TrainSet,
+    sampler: &Sampler<'_>,
     state: &TrainState,
     run_dir: &std::path::Path,
     device: &Device,
@@ -237,12 +281,13 @@ fn save(
             run_dir: run_dir.to_path_buf(),
         });
     }
-    let stats = NormalStats::of_train_set(model, data, device);
+    let stats = NormalStats::of_train_set(model, sampler.data, sampler.tiling, device);
     let checkpoint = Checkpoint {
         config: model_config.clone(),
         tensors,
         stats: Some(stats),
         state: Some(state.clone()),
+        tiling: sampler.tiling,
     };
     checkpoint.save_run(run_dir)?;
     Ok(checkpoint)

@@ -16,10 +16,23 @@ impl AnomalyMethod for GradCamMu {
     }
 
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
-        let maps = explainer.attention(image, stage, AttentionTarget::Mu, &GradCam);
-        AnomalyMap {
-            image_score: map_max(&maps.overall),
-            map: maps.overall,
-        }
+        let mut maps = self.anomaly_maps(explainer, &[image.to_vec()], stage);
+        maps.pop().expect("one image in, one map out")
+    }
+
+    fn anomaly_maps(
+        &self,
+        explainer: &Explainer,
+        images: &[Vec<f32>],
+        stage: usize,
+    ) -> Vec<AnomalyMap> {
+        explainer
+            .attention_batch(images, stage, AttentionTarget::Mu, &GradCam)
+            .into_iter()
+            .map(|maps| AnomalyMap {
+                image_score: map_max(&maps.overall),
+                map: maps.overall,
+            })
+            .collect()
     }
 }

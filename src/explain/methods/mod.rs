@@ -34,6 +34,24 @@ pub trait AnomalyMethod: Send + Sync {
     /// The map of one image (CHW in [0, 1] at the model's input size), from encoder stage `stage`
     /// where the method uses one.
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap;
+    /// The maps of several images at once (a patch model's windows); methods override it where
+    /// one batched pass is cheaper than many small ones.
+    fn anomaly_maps(
+        &self,
+        explainer: &Explainer,
+        images: &[Vec<f32>],
+        stage: usize,
+    ) -> Vec<AnomalyMap> {
+        images
+            .iter()
+            .map(|image| self.anomaly_map(explainer, image, stage))
+            .collect()
+    }
+    /// True for maps that take the whole image at the explainer's image size even for a patch
+    /// model (the baselines, which need no model).
+    fn whole_image(&self) -> bool {
+        false
+    }
 }
 
 /// Every anomaly method, default first.
@@ -43,8 +61,6 @@ pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
         Box::new(FeatureDistance),
         Box::new(CamDiff::gradcam()),
         Box::new(GradCamMu),
-        Box::new(CamDiff::layercam()),
-        Box::new(CamDiff::gradcam_plus_plus()),
     ]
 }
 
