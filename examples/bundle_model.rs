@@ -30,15 +30,23 @@ fn main() -> anyhow::Result<()> {
     if let Some(data) = stats_from {
         let category = Category::discover(data)?;
         let config = &checkpoint.config;
+        let image_size = checkpoint
+            .tiling
+            .map_or(config.input_size, |t| t.image_size);
         let set = TrainSet::load(
             &category.train,
             config.channels,
-            config.input_size as u32,
+            image_size as u32,
             &mut |_, _| {},
         )?;
         let device = select(BackendChoice::Cpu)?.device;
         let model = checkpoint.build(&device)?;
-        checkpoint.stats = Some(NormalStats::of_train_set(&model, &set, &device));
+        checkpoint.stats = Some(NormalStats::of_train_set(
+            &model,
+            &set,
+            checkpoint.tiling,
+            &device,
+        ));
         println!(
             "normal statistics taken over {} images of {}",
             set.n,
