@@ -101,6 +101,7 @@ fn request(run_dir: &Path) -> TrainRequest {
         },
         latent_dim: 32,
         input_size: 128,
+        patch: true,
         run_dir: run_dir.to_path_buf(),
         resume: false,
     }

@@ -51,6 +51,8 @@ fn train_explain_eval_export_on_sample_data() {
         "2",
         "--size",
         "64",
+        "--patch",
+        "32",
         "--latent",
         "4",
         "--backend",
@@ -73,6 +75,11 @@ fn train_explain_eval_export_on_sample_data() {
     ]);
     let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&run).unwrap();
     assert_eq!(checkpoint.state.unwrap().history.len(), 3);
+    assert_eq!(
+        checkpoint.config.input_size, 32,
+        "a patch VAE with 32 px windows"
+    );
+    assert_eq!(checkpoint.tiling.map(|t| t.image_size), Some(64));
 
     let image = data.join("test/scratch/000.png");
     let maps = tmp.path().join("maps");
@@ -91,8 +98,8 @@ fn train_explain_eval_export_on_sample_data() {
         "dim_00.tiff",
         "dim_03.tiff",
         "overall.tiff",
-        "recon.tiff",
-        "recon_overlay.png",
+        "feature-distance.tiff",
+        "feature-distance_overlay.png",
     ] {
         assert!(dir.join(name).is_file(), "missing {name}");
     }
@@ -131,13 +138,15 @@ fn train_explain_eval_export_on_sample_data() {
         "cpu",
     ]);
     assert!(
-        table.contains("gradcam-mu") && table.contains("recon"),
+        table.contains("gradcam-mu")
+            && table.contains("recon")
+            && table.contains("feature-distance"),
         "{table}"
     );
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     for key in ["pixel_auroc", "au_pro", "image_auroc", "f1_max"] {
         assert!(json[key].is_number(), "top-level {key} missing: {json}");
-        for method in ["gradcam-mu", "gradcam-diff", "recon"] {
+        for method in ["gradcam-mu", "gradcam-diff", "recon", "feature-distance"] {
             assert!(json["methods"][method][key].is_number(), "{method}.{key}");
         }
         for defect in ["scratch", "stain", "foreign", "hole"] {
@@ -265,8 +274,22 @@ fn bad_invocations_explain_themselves() {
         s(&tmp.path().join("r")),
         "--size",
         "100",
+        "--whole-image",
         "--backend",
         "cpu",
     ]);
     assert!(message.contains("input_size"), "{message}");
+    let message = failure(&[
+        "train",
+        s(&sample()),
+        "--out",
+        s(&tmp.path().join("r")),
+        "--size",
+        "64",
+        "--patch",
+        "128",
+        "--backend",
+        "cpu",
+    ]);
+    assert!(message.contains("larger than the images"), "{message}");
 }

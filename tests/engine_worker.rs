@@ -94,6 +94,7 @@ fn training_pauses_resumes_stops_and_survives_shutdown() {
             },
             latent_dim: 4,
             input_size: 32,
+            patch: false,
             run_dir: run_dir.clone(),
             resume: false,
         }))
@@ -162,6 +163,7 @@ fn stop_ends_training_with_a_checkpoint() {
             },
             latent_dim: 4,
             input_size: 32,
+            patch: true,
             run_dir: run_dir.clone(),
             resume: false,
         }))
@@ -176,5 +178,8 @@ fn stop_ends_training_with_a_checkpoint() {
         _ => None,
     });
     assert!(how.contains("stopped"), "{how}");
-    assert!(Checkpoint::load_run(&run_dir).is_ok());
+    let checkpoint = Checkpoint::load_run(&run_dir).unwrap();
+    let tiling = checkpoint.tiling.expect("the GUI trains a patch VAE");
+    assert_eq!((tiling.image_size, tiling.window), (32, 16));
+    assert_eq!(checkpoint.config.input_size, 16);
 }

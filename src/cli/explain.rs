@@ -48,13 +48,6 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .find(|c| c.id() == args.cam)
         .expect("clap checked the name");
     let (size, channels) = (explainer.image_size() as u32, explainer.config.channels);
-    if let Some(t) = explainer.tiling {
-        eprintln!(
-            "note: a patch model: the dim_*.tiff and overall.tiff attention maps are of the {} px \
-             window at the image's centre; the anomaly map covers the whole image",
-            t.window
-        );
-    }
     let bar = progress::bar(args.images.len() as u64, "explaining");
     for path in &args.images {
         let image = load_image(path)?;
@@ -62,17 +55,13 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         let input = to_model_input(&image, channels, size);
         let dir = args.out.join(super::stem(path));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let view = explainer.view(&input);
-        let attention = explainer.attention(&view, stage, AttentionTarget::Mu, cam.as_ref());
-        let (map_width, map_height) = match explainer.tiling {
-            Some(t) => (t.window as u32, t.window as u32),
-            None => (width, height),
-        };
+        let attention =
+            explainer.attention_of_image(&input, stage, AttentionTarget::Mu, cam.as_ref());
         for (i, map) in attention.per_dim.iter().enumerate() {
-            let full = resize_bilinear(map, map_width, map_height);
+            let full = resize_bilinear(map, width, height);
             render::save_float_tiff_atomic(&full, &dir.join(format!("dim_{i:02}.tiff")))?;
         }
-        let overall = resize_bilinear(&attention.overall, map_width, map_height);
+        let overall = resize_bilinear(&attention.overall, width, height);
         render::save_float_tiff_atomic(&overall, &dir.join("overall.tiff"))?;
         let anomaly = explainer.anomaly(method.as_ref(), &input, stage);
         let full = resize_bilinear(&anomaly.map, width, height);

@@ -34,14 +34,18 @@ pub struct TrainArgs {
     /// Width of the fully connected hidden layer (default: 128).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Image size in pixels (images are resized to it); the model's input size unless --patch
-    /// is given. A multiple of 16.
+    /// Image size in pixels (images are resized to it). A multiple of 16.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
-    /// Train a patch VAE: the model sees random PATCH x PATCH windows of the images, and whole
-    /// images are scored window by window, the windows overlapping by half. A multiple of 16.
+    /// Window side of the patch VAE (default: a quarter of --size): the model sees random
+    /// windows of the images, and whole images are scored window by window, the windows
+    /// overlapping by half. A multiple of 16.
     #[arg(long)]
     pub patch: Option<usize>,
+    /// Train the paper's whole-image VAE instead of a patch VAE (the model sees the whole image
+    /// at --size).
+    #[arg(long, conflicts_with = "patch")]
+    pub whole_image: bool,
     /// Weight of the KL term.
     #[arg(long, default_value_t = TrainConfig::default().beta)]
     pub beta: f64,
@@ -84,7 +88,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let tiling = match &resume {
         Some(checkpoint) => checkpoint.tiling,
-        None => args.patch.map(|p| Tiling::new(args.size, p)),
+        None if args.whole_image => None,
+        None => Some(Tiling::new(
+            args.size,
+            args.patch.unwrap_or(Tiling::default_window(args.size)),
+        )),
     };
     if let Some(t) = tiling.filter(|t| t.window > t.image_size) {
         anyhow::bail!(

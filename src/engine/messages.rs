@@ -72,6 +72,8 @@ pub struct TrainRequest {
     pub config: TrainConfig,
     pub latent_dim: usize,
     pub input_size: usize,
+    /// Train a patch VAE on windows of a quarter of `input_size` (`Tiling::default_window`).
+    pub patch: bool,
     pub run_dir: PathBuf,
     /// Continue from the loaded model (its architecture and epoch count) instead of starting anew.
     pub resume: bool,
@@ -158,6 +160,10 @@ pub struct ModelInfo {
     /// Increases with every model the worker loads; results carry it.
     pub generation: u64,
     pub has_stats: bool,
+    /// The stage explained by default (`Explainer::default_stage`).
+    pub default_stage: usize,
+    /// Set for patch models: whole images are explained window by window.
+    pub tiling: Option<crate::explain::Tiling>,
     /// Normal statistics (prior N(0, I) when the checkpoint has none): latent slider ranges.
     pub normal_mu: Vec<f32>,
     pub normal_var: Vec<f32>,

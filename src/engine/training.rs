@@ -17,6 +17,7 @@ use super::{Waker, worker::notify};
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::data::{Category, TrainSet, detect_channels};
+use crate::explain::Tiling;
 use crate::model::VaeConfig;
 use crate::train::{TrainEvent, TrainJob, TrainOutcome, train};
 
@@ -135,15 +136,22 @@ fn run(
             category.root.display()
         ));
     }
+    let tiling = match &resume {
+        Some(checkpoint) => checkpoint.tiling,
+        None => request.patch.then(|| {
+            let window = Tiling::default_window(request.input_size);
+            Tiling::new(request.input_size, window)
+        }),
+    };
     let model = match &resume {
         Some(checkpoint) => checkpoint.config.clone(),
         None => {
             let channels = detect_channels(&category.train);
-            VaeConfig::default_for(channels, request.input_size, request.latent_dim)
+            let input = tiling.map_or(request.input_size, |t| t.window);
+            VaeConfig::default_for(channels, input, request.latent_dim)
         }
     };
     model.validate().map_err(|e| e.to_string())?;
-    let tiling = resume.as_ref().and_then(|c| c.tiling);
     let data = TrainSet::load(
         &category.train,
         model.channels,

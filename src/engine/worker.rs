@@ -263,6 +263,8 @@ impl Worker {
             source,
             generation: self.generation,
             has_stats: checkpoint.stats.is_some(),
+            default_stage: explainer.default_stage(),
+            tiling: explainer.tiling,
             normal_mu: explainer.stats.mu.clone(),
             normal_var: explainer.stats.var.clone(),
             history: checkpoint
@@ -309,7 +311,7 @@ impl Worker {
             return;
         }
         let explainer = &model.explainer;
-        let stage = stage.min(explainer.default_stage());
+        let stage = stage.min(explainer.config.stages.len() - 1);
         let image = match load_image(path) {
             Ok(img) => img,
             Err(e) => {
@@ -414,7 +416,7 @@ impl Worker {
         let Some(category) = &self.category else {
             return;
         };
-        let stage = stage.min(model.explainer.default_stage());
+        let stage = stage.min(model.explainer.config.stages.len() - 1);
         if let Some(done) = &self.scored
             && done.generation == model.info.generation
             && done.stage == stage

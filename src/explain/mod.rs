@@ -85,6 +85,51 @@ impl Explainer {
         }
     }
 
+    /// Attention maps of a whole image at `image_size()`: `attention` itself, or for a patch model
+    /// every window's maps averaged where they overlap (mu, logvar and d of the centre window).
+    pub fn attention_of_image(
+        &self,
+        image: &[f32],
+        stage: usize,
+        target: AttentionTarget<'_>,
+        cam: &dyn CamMethod,
+    ) -> AttentionMaps {
+        let Some(tiling) = self.tiling else {
+            return self.attention(image, stage, target, cam);
+        };
+        let centre = tiling.centre();
+        let mut per_dim: Vec<Stitch> = (0..self.config.latent_dim)
+            .map(|_| Stitch::new(tiling))
+            .collect();
+        let mut overall = Stitch::new(tiling);
+        let mut centre_maps = None;
+        for positions in tiling.positions().chunks(WINDOW_BATCH) {
+            let windows: Vec<Vec<f32>> = positions
+                .iter()
+                .map(|&p| tiling.crop(image, self.config.channels, p))
+                .collect();
+            for (maps, &p) in self
+                .attention_batch(&windows, stage, target, cam)
+                .into_iter()
+                .zip(positions)
+            {
+                for (stitch, map) in per_dim.iter_mut().zip(&maps.per_dim) {
+                    stitch.add(map, p);
+                }
+                overall.add(&maps.overall, p);
+                if p == centre {
+                    centre_maps = Some(maps);
+                }
+            }
+        }
+        let centre_maps = centre_maps.expect("the centre is one of the windows");
+        AttentionMaps {
+            per_dim: per_dim.into_iter().map(Stitch::finish).collect(),
+            overall: overall.finish(),
+            ..centre_maps
+        }
+    }
+
     /// What single-input views (attention, traversal) explain for a whole image at
     /// `image_size()`: the image itself, or a patch model's centre window.
     pub fn view(&self, image: &[f32]) -> Vec<f32> {
@@ -94,9 +139,16 @@ impl Explainer {
         }
     }
 
-    /// The encoder stage the paper explains by default: the last one.
+    /// The encoder stage explained by default: the last one, as in the paper; for a patch model
+    /// the one before it, since the last stage of a small window is too coarse to place a defect
+    /// inside the window (2 x 2 or 3 x 3 positions).
     pub fn default_stage(&self) -> usize {
-        self.config.stages.len() - 1
+        let last = self.config.stages.len() - 1;
+        if self.tiling.is_some() {
+            last.saturating_sub(1)
+        } else {
+            last
+        }
     }
 
     /// One image, CHW in [0, 1] at the model's input size, as a `[1, C, S, S]` tensor.
@@ -129,6 +181,20 @@ impl Explainer {
     /// decoder(mu) of one image.
     pub fn reconstruct(&self, chw: &[f32]) -> Vec<f32> {
         to_host(self.model.reconstruct(self.input(chw)).detach())
+    }
+
+    /// decoder(mu) of several images of the model's input size, in one pass.
+    pub fn reconstruct_batch(&self, images: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let s = self.config.input_size;
+        let batch = Tensor::from_data(
+            TensorData::new(images.concat(), [images.len(), self.config.channels, s, s]),
+            &self.device,
+        );
+        let values = to_host(self.model.reconstruct(batch).detach());
+        values
+            .chunks(values.len() / images.len().max(1))
+            .map(<[f32]>::to_vec)
+            .collect()
     }
 
     /// Per-dimension attention maps of one image at encoder stage `stage`, and their overall map

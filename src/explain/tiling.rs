@@ -24,6 +24,12 @@ impl Tiling {
         }
     }
 
+    /// The default window for images of `image_size`: a quarter of the side, as a multiple of 16
+    /// (the encoder halves it four times), at least 16.
+    pub fn default_window(image_size: usize) -> usize {
+        (image_size / 4 / 16 * 16).max(16)
+    }
+
     /// Top-left corners of every window, row-major.
     pub fn positions(&self) -> Vec<(usize, usize)> {
         let starts = self.starts();

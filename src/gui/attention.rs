@@ -152,6 +152,12 @@ impl AttentionPanel {
             .exact_size(272.0)
             .show(ui, |ui| {
                 ui.strong("Image");
+                if let Some(t) = shared.model.as_ref().and_then(|m| m.tiling) {
+                    ui.label(format!(
+                        "Patch VAE: maps explain the {} px window at the centre",
+                        t.window
+                    ));
+                }
                 if let Some(t) = &self.original {
                     textures::show(ui, t, 256.0);
                 }

@@ -421,10 +421,16 @@ impl App {
             ui.colored_label(colour, format!("Backend: {backend}"));
             ui.separator();
             match &self.shared.model {
-                Some(m) => ui.label(format!(
-                    "Model: {} (D = {}, {} px)",
-                    m.source, m.config.latent_dim, m.config.input_size
-                )),
+                Some(m) => ui.label(match m.tiling {
+                    Some(t) => format!(
+                        "Model: {} (D = {}, patch VAE: {} px windows of {} px images)",
+                        m.source, m.config.latent_dim, t.window, t.image_size
+                    ),
+                    None => format!(
+                        "Model: {} (D = {}, {} px)",
+                        m.source, m.config.latent_dim, m.config.input_size
+                    ),
+                }),
                 None => ui.label("Model: none (train one or load a checkpoint)"),
             };
             ui.separator();

@@ -134,8 +134,8 @@ impl Shared {
     }
 
     pub fn set_model(&mut self, info: Arc<ModelInfo>) {
-        if self.stage >= info.config.stages.len() {
-            self.stage = info.config.stages.len() - 1;
+        if self.stage >= info.config.stages.len() || info.tiling.is_some() {
+            self.stage = info.default_stage;
         }
         self.model = Some(info);
         self.requested = None;

@@ -19,6 +19,7 @@ pub struct TrainingPanel {
     pub config: TrainConfig,
     pub latent_dim: usize,
     pub input_size: usize,
+    pub patch: bool,
     pub run_dir: String,
     pub resume: bool,
     pub save_path: String,
@@ -44,6 +45,7 @@ impl Default for TrainingPanel {
             config: TrainConfig::default(),
             latent_dim: 32,
             input_size: 128,
+            patch: true,
             run_dir: "runs/explorer".into(),
             resume: false,
             save_path: "model.safetensors".into(),
@@ -251,6 +253,13 @@ impl TrainingPanel {
                 );
                 ui.end_row();
             });
+            ui.add_enabled(
+                !self.resume,
+                egui::Checkbox::new(
+                    &mut self.patch,
+                    "Patch VAE (windows of a quarter of the image)",
+                ),
+            );
             ui.checkbox(&mut self.resume, "Continue from the loaded model");
         });
         ui.horizontal(|ui| {
@@ -265,6 +274,7 @@ impl TrainingPanel {
                     config: self.config.clone(),
                     latent_dim: self.latent_dim,
                     input_size: self.input_size,
+                    patch: self.patch,
                     run_dir: PathBuf::from(self.run_dir.trim()),
                     resume: self.resume,
                 };

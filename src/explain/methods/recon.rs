@@ -18,14 +18,29 @@ impl AnomalyMethod for ReconError {
         "reconstruction error of decoder(mu), Gaussian-smoothed: the classic baseline"
     }
 
-    fn anomaly_map(&self, explainer: &Explainer, image: &[f32], _stage: usize) -> AnomalyMap {
-        let recon = explainer.reconstruct(image);
+    fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
+        let mut maps = self.anomaly_maps(explainer, &[image.to_vec()], stage);
+        maps.pop().expect("one image in, one map out")
+    }
+
+    fn anomaly_maps(
+        &self,
+        explainer: &Explainer,
+        images: &[Vec<f32>],
+        _: usize,
+    ) -> Vec<AnomalyMap> {
         let (channels, size) = (explainer.config.channels, explainer.config.input_size);
-        let map = smoothed_squared_error(image, &recon, channels, size);
-        AnomalyMap {
-            image_score: map_max(&map),
-            map,
-        }
+        images
+            .iter()
+            .zip(explainer.reconstruct_batch(images))
+            .map(|(image, recon)| {
+                let map = smoothed_squared_error(image, &recon, channels, size);
+                AnomalyMap {
+                    image_score: map_max(&map),
+                    map,
+                }
+            })
+            .collect()
     }
 }
 
