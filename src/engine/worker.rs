@@ -18,11 +18,13 @@ use super::training::TrainingHandle;
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::data::{
-    Category, DataError, LayoutKind, discover_categories, load_image, to_model_input,
+    Category, DataError, LayoutKind, TrainSet, discover_categories, load_image, to_model_input,
 };
 use crate::eval::{Report, ScoredTest, score_test_set};
 use crate::explain::cam::GradCam;
-use crate::explain::{AnomalyMethod, AttentionTarget, Explainer, anomaly_methods, image_from_chw};
+use crate::explain::{
+    AnomalyMethod, AttentionTarget, Explainer, NormalStats, anomaly_methods, image_from_chw,
+};
 use crate::export::export_overlays;
 use crate::metrics::Evaluation;
 use crate::render::to_rgba;
@@ -438,13 +440,47 @@ impl Worker {
             )));
             return;
         }
+        let (generation, tests) = (model.info.generation, category.test.len());
+        self.fit_missing_feature_stats();
         self.scoring = Some(Scoring {
-            generation: model.info.generation,
+            generation,
             stage,
             next: 0,
-            tests: Vec::with_capacity(category.test.len()),
+            tests: Vec::with_capacity(tests),
             notes: Vec::new(),
         });
+    }
+
+    /// Fits the feature Gaussians of `feature-distance` over the open category's training images
+    /// when the model lacks them (checkpoints from before they existed, untrained models), so the
+    /// default map is not flat. The latent statistics are taken anew with them.
+    fn fit_missing_feature_stats(&mut self) {
+        let (Some(model), Some(category)) = (&mut self.model, &self.category) else {
+            return;
+        };
+        let explainer = &mut model.explainer;
+        if !explainer.stats.features.is_empty() || category.train.is_empty() {
+            return;
+        }
+        let (channels, size) = (explainer.config.channels, explainer.image_size() as u32);
+        match TrainSet::load(&category.train, channels, size, &mut |_, _| {}) {
+            Ok(set) => {
+                explainer.stats = NormalStats::of_train_set(
+                    &explainer.model,
+                    &set,
+                    explainer.tiling,
+                    &explainer.device,
+                );
+                let note = format!(
+                    "the model carries no feature statistics: fitted them over the {} training images",
+                    set.n
+                );
+                self.send(Event::Info(note));
+            }
+            Err(e) => self.send(Event::Error(format!(
+                "no feature statistics for feature-distance: {e}"
+            ))),
+        }
     }
 
     /// Scores one test image (every method), through the library's own scoring so the maps are
