@@ -370,7 +370,11 @@ impl App {
         // Maps on screen, or (no model, nothing to wait for) a while after start.
         let waited = self.created.elapsed()
             > Duration::from_secs(if self.shared.model.is_some() { 120 } else { 8 });
-        let ready = (self.shared.is_ready() && self.shared.scoring.is_none()) || waited;
+        // The Anomaly and Metrics tabs show the scored test set: wait for it, not only its start.
+        let needs_scores =
+            matches!(self.tab, Tab::Anomaly | Tab::Metrics) && self.shared.data.is_some();
+        let scored = !needs_scores || self.shared.scored.is_some();
+        let ready = (self.shared.is_ready() && self.shared.scoring.is_none() && scored) || waited;
         match (ready, self.ready_since) {
             (true, None) => self.ready_since = Some(Instant::now()),
             (true, Some(since)) if since.elapsed() > Duration::from_millis(800) => {
