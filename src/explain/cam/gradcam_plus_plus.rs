@@ -1,9 +1,11 @@
 //! Grad-CAM++ (Chattopadhay et al. 2018, Eq. 19), as pytorch-grad-cam's `grad_cam_plusplus.py`
 //! computes it: the exponential's higher derivatives replaced by powers of the gradient g.
 //!
-//!     alpha_k(p) = g^2 / (2 g^2 + sum_p' A_k(p') * g^3 + eps)     0 where g = 0
-//!     w_k        = sum_p alpha_k(p) * ReLU(g(p))
-//!     map        = ReLU( sum_k w_k A_k )
+//! ```text
+//! alpha_k(p) = g^2 / (2 g^2 + sum_p' A_k(p') * g^3 + eps)     0 where g = 0
+//! w_k        = sum_p alpha_k(p) * ReLU(g(p))
+//! map        = ReLU( sum_k w_k A_k )
+//! ```
 //!
 //! with eps = 1e-6 as there. Where 2 g^2 + sum_p' A_k(p') g^3 is exactly 0, alpha is 0 (there
 //! pytorch-grad-cam's alpha is g^2 / eps, an artefact of its guard). The stages end in LeakyReLU,
