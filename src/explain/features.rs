@@ -107,3 +107,30 @@ impl FeatureMoments {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_and_scale_match_a_hand_computed_gaussian() {
+        // Four positions of two channels: mean 0, covariance diag(0.5, 2); ridge 1% of the mean
+        // variance (0.0125) on the diagonal.
+        let mut moments = FeatureMoments::new(2);
+        moments.add_image(&[1.0, -1.0, 0.0, 0.0, 0.0, 0.0, 2.0, -2.0], 4);
+        let g = moments.fit(3);
+        assert_eq!((g.stage, g.channels), (3, 2));
+        assert!(g.mean.iter().all(|m| m.abs() < 1e-7));
+        // (1, 2): sqrt(1 / 0.5125 + 4 / 2.0125)
+        let d = g.distances(&[1.0, 2.0], 1)[0];
+        assert!((d - 1.984_64).abs() < 1e-4, "{d}");
+        // sqrt(0.5 / 0.5125 + 2 / 2.0125)
+        assert!(
+            (g.rms_distance - 1.403_35).abs() < 1e-4,
+            "{}",
+            g.rms_distance
+        );
+        // The mean itself is at distance 0.
+        assert_eq!(g.distances(&[0.0, 0.0], 1)[0], 0.0);
+    }
+}
