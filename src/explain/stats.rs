@@ -51,22 +51,24 @@ impl NormalStats {
         device: &Device,
     ) -> Self {
         let channels = set.channels;
-        let samples: Vec<Vec<f32>> = match tiling {
-            Some(t) => (0..set.n)
-                .flat_map(|i| {
-                    t.positions()
-                        .into_iter()
-                        .map(move |p| t.crop(set.image(i), channels, p))
-                })
-                .collect(),
-            None => (0..set.n).map(|i| set.image(i).to_vec()).collect(),
-        };
         let side = tiling.map_or(set.size as usize, |t| t.window);
+        // (image, window) pairs, cut 32 at a time so the windows never all sit in memory.
+        let samples: Vec<(usize, Option<(usize, usize)>)> = match tiling {
+            Some(t) => (0..set.n)
+                .flat_map(|i| t.positions().into_iter().map(move |p| (i, Some(p))))
+                .collect(),
+            None => (0..set.n).map(|i| (i, None)).collect(),
+        };
+        let cut = |&(i, position): &(usize, Option<(usize, usize)>)| match (tiling, position) {
+            (Some(t), Some(p)) => t.crop(set.image(i), channels, p),
+            _ => set.image(i).to_vec(),
+        };
         Self::compute(
             model,
             samples.chunks(32).map(|chunk| {
+                let values: Vec<f32> = chunk.iter().flat_map(cut).collect();
                 Tensor::<4>::from_data(
-                    TensorData::new(chunk.concat(), [chunk.len(), channels, side, side]),
+                    TensorData::new(values, [chunk.len(), channels, side, side]),
                     device,
                 )
             }),

@@ -4,7 +4,7 @@
 //! Generic over the CAM rule; LayerCAM and Grad-CAM++ variants were measured and not registered
 //! (README, "Choosing the default anomaly map").
 
-use super::{AnomalyMap, AnomalyMethod};
+use super::{AnomalyMap, AnomalyMethod, batch_of_one};
 use crate::explain::cam::{CamMethod, GradCam};
 use crate::explain::{AttentionTarget, Explainer};
 
@@ -37,8 +37,7 @@ impl AnomalyMethod for CamDiff {
     }
 
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
-        let mut maps = self.anomaly_maps(explainer, &[image.to_vec()], stage);
-        maps.pop().expect("one image in, one map out")
+        batch_of_one(self, explainer, image, stage)
     }
 
     fn anomaly_maps(

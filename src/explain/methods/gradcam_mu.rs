@@ -1,6 +1,6 @@
 //! `gradcam-mu`: the overall attention map M of SPEC §2, used as an anomaly map.
 
-use super::{AnomalyMap, AnomalyMethod, map_max};
+use super::{AnomalyMap, AnomalyMethod, batch_of_one, map_max};
 use crate::explain::cam::GradCam;
 use crate::explain::{AttentionTarget, Explainer};
 
@@ -16,8 +16,7 @@ impl AnomalyMethod for GradCamMu {
     }
 
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
-        let mut maps = self.anomaly_maps(explainer, &[image.to_vec()], stage);
-        maps.pop().expect("one image in, one map out")
+        batch_of_one(self, explainer, image, stage)
     }
 
     fn anomaly_maps(

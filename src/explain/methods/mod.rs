@@ -69,6 +69,19 @@ pub fn anomaly_method(id: &str) -> Option<Box<dyn AnomalyMethod>> {
     anomaly_methods().into_iter().find(|m| m.id() == id)
 }
 
+/// `anomaly_map` for methods written batch-first: their `anomaly_maps` of a batch of one.
+fn batch_of_one(
+    method: &dyn AnomalyMethod,
+    explainer: &Explainer,
+    image: &[f32],
+    stage: usize,
+) -> AnomalyMap {
+    method
+        .anomaly_maps(explainer, &[image.to_vec()], stage)
+        .pop()
+        .expect("one image in, one map out")
+}
+
 /// The largest value of a map: the image score of map-based methods.
 pub fn map_max(map: &FloatMap) -> f64 {
     map.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64

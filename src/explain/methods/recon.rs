@@ -1,6 +1,6 @@
 //! `recon`: the classic baseline, per-pixel squared error of decoder(mu), Gaussian-smoothed.
 
-use super::{AnomalyMap, AnomalyMethod, map_max};
+use super::{AnomalyMap, AnomalyMethod, batch_of_one, map_max};
 use crate::explain::Explainer;
 use crate::map::FloatMap;
 
@@ -19,8 +19,7 @@ impl AnomalyMethod for ReconError {
     }
 
     fn anomaly_map(&self, explainer: &Explainer, image: &[f32], stage: usize) -> AnomalyMap {
-        let mut maps = self.anomaly_maps(explainer, &[image.to_vec()], stage);
-        maps.pop().expect("one image in, one map out")
+        batch_of_one(self, explainer, image, stage)
     }
 
     fn anomaly_maps(
