@@ -1,0 +1,141 @@
+//! Speed benchmark of the three operations that `shared/bench/torch_baseline.py` times, on the
+//! same architecture (SPEC's reference: 128 px, stages 32-64-128-256, hidden 512, D = 32) and
+//! the same way (median of repeats after warm-up), so the two tables compare as ratios:
+//! - train_img_per_s: forward + backward + Adam step at batch 32 (BCE + KL, as `train` does);
+//! - attention_ms: encoder forward and all D per-dimension Grad-CAM maps at the last stage (one
+//!   backward through D copies) plus the overall map, for one image, upsampled to the input;
+//! - decode_ms: one latent vector to an image (what a slider drag costs).
+//!
+//! Run: `cargo run --release --example speed_bench -- [--backend cpu|wgpu] [--size 128]
+//! [--channels 1] [--latent 32] [--batch 32]`. On the CPU, set RAYON_NUM_THREADS to the thread
+//! count given to torch_baseline.py (`--threads`).
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use vaelens::backend::{BackendChoice, select};
+use vaelens::explain::cam::GradCam;
+use vaelens::explain::{AttentionTarget, Explainer, NormalStats};
+use vaelens::model::{ReconLoss, Vae, VaeConfig, init_weights, to_host, vae_loss};
+
+struct Args {
+    backend: BackendChoice,
+    size: usize,
+    channels: usize,
+    latent: usize,
+    batch: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        backend: BackendChoice::Cpu,
+        size: 128,
+        channels: 1,
+        latent: 32,
+        batch: 32,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<usize>()
+                .with_context(|| format!("{flag} {value}"))
+        };
+        match flag.as_str() {
+            "--backend" => {
+                args.backend = match value.as_str() {
+                    "cpu" => BackendChoice::Cpu,
+                    "wgpu" => BackendChoice::Wgpu,
+                    _ => bail!("--backend is cpu or wgpu, not {value}"),
+                }
+            }
+            "--size" => args.size = number()?,
+            "--channels" => args.channels = number()?,
+            "--latent" => args.latent = number()?,
+            "--batch" => args.batch = number()?,
+            _ => bail!("unknown option {flag}"),
+        }
+    }
+    Ok(args)
+}
+
+/// Median seconds of `repeats` calls after `warmup` untimed ones. Every timed call ends by
+/// reading a result back to the host, so asynchronous GPU work is inside the time.
+fn timed(warmup: usize, repeats: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut times: Vec<f64> = (0..repeats)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = parse_args()?;
+    let backend = select(a.backend)?;
+    let device = backend.device.clone();
+    let config = VaeConfig {
+        input_size: a.size,
+        channels: a.channels,
+        latent_dim: a.latent,
+        ..VaeConfig::reference(a.channels)
+    };
+    let mut model = Vae::from_tensors(&config, &init_weights(&config, 0), &device)?;
+    let mut optimizer = AdamConfig::new().init();
+    let mut rng = StdRng::seed_from_u64(0);
+    let pixels = a.batch * a.channels * a.size * a.size;
+    let x: Vec<f32> = (0..pixels).map(|_| rng.random()).collect();
+    let input = Tensor::<4>::from_data(
+        TensorData::new(x, [a.batch, a.channels, a.size, a.size]),
+        &device,
+    );
+
+    let step_s = timed(2, 8, || {
+        let eps = Tensor::<2>::random(
+            [a.batch, a.latent],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let (loss, _) = vae_loss(&model, input.clone(), eps, ReconLoss::Bce, 1.0, 0.0);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(1e-3, model.clone(), grads);
+        // Reading a weight back waits for the update itself, not only the loss.
+        let _ = to_host(model.encoder.mu.weight.val().slice([0..1, 0..1]));
+    });
+
+    let explainer = Explainer::new(model, config.clone(), NormalStats::prior(a.latent), device);
+    let one: Vec<f32> = (0..a.channels * a.size * a.size)
+        .map(|_| rng.random())
+        .collect();
+    let last = config.stages.len() - 1;
+    let attention_s = timed(3, 15, || {
+        let maps = explainer.attention(&one, last, AttentionTarget::Mu, &GradCam);
+        assert_eq!(maps.per_dim.len(), a.latent);
+    });
+    let z: Vec<f32> = (0..a.latent).map(|_| rng.random()).collect();
+    let decode_s = timed(3, 30, || {
+        assert_eq!(explainer.decode(&z).len(), 1);
+    });
+
+    println!("vaelens speed_bench on {}", backend.description);
+    println!(
+        "size {} channels {} latent {} batch {}",
+        a.size, a.channels, a.latent, a.batch
+    );
+    println!("| figure | median |");
+    println!("|---|---|");
+    println!("| train_img_per_s | {:.1} |", a.batch as f64 / step_s);
+    println!("| attention_ms | {:.2} |", 1e3 * attention_s);
+    println!("| decode_ms | {:.2} |", 1e3 * decode_s);
+    Ok(())
+}
