@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
             burn::tensor::Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let (loss, _) = vae_loss(&model, input.clone(), eps, ReconLoss::Bce, 1.0, 0.0);
+        let (loss, _, _) = vae_loss(&model, input.clone(), eps, ReconLoss::Bce, 1.0, 0.0);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(1e-3, model.clone(), grads);
         // Reading a weight back waits for the update itself, not only the loss.

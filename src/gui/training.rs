@@ -10,7 +10,7 @@ use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
 use crate::model::ReconLoss;
-use crate::train::{ACTIVE_UNIT_NATS, TrainConfig, TrainEvent};
+use crate::train::{ACTIVE_UNIT_VARIANCE, TrainConfig, TrainEvent, active_units};
 
 /// Most points kept per loss curve (older ones are thinned out).
 const MAX_POINTS: usize = 4000;
@@ -28,6 +28,8 @@ pub struct TrainingPanel {
     /// (step, total, recon, kl) per step.
     pub curve: Vec<[f64; 4]>,
     pub kl_per_dim: Vec<f64>,
+    /// Posterior-mean variance per dimension of the last finished epoch (empty before one ends).
+    pub mu_variance: Vec<f64>,
     pub images_per_second: f64,
     pub eta_seconds: f64,
     pub epoch: usize,
@@ -53,6 +55,7 @@ impl Default for TrainingPanel {
             status: None,
             curve: Vec::new(),
             kl_per_dim: Vec::new(),
+            mu_variance: Vec::new(),
             images_per_second: 0.0,
             eta_seconds: 0.0,
             epoch: 0,
@@ -89,6 +92,7 @@ impl TrainingPanel {
         }
         if let Some(last) = info.history.last() {
             self.kl_per_dim = last.kl_per_dim.clone();
+            self.mu_variance = last.mu_variance.clone();
             self.curve = info
                 .history
                 .iter()
@@ -109,6 +113,7 @@ impl TrainingPanel {
                 ..
             } => {
                 self.curve.clear();
+                self.mu_variance.clear();
                 self.curve_per_epoch = false;
                 self.epoch = first_epoch;
                 self.epochs = epochs;
@@ -142,6 +147,7 @@ impl TrainingPanel {
             }
             TrainEvent::Epoch(summary) => {
                 self.kl_per_dim = summary.kl_per_dim;
+                self.mu_variance = summary.mu_variance;
             }
             TrainEvent::Checkpoint(_) => self.checkpoints += 1,
             TrainEvent::Warning(_) => {}
@@ -373,21 +379,28 @@ impl TrainingPanel {
                 plot.line(Line::new("reconstruction", series(2)));
                 plot.line(Line::new("KL", series(3)));
             });
-        let active = self
-            .kl_per_dim
-            .iter()
-            .filter(|&&k| k > ACTIVE_UNIT_NATS)
-            .count();
-        ui.label(format!(
-            "KL per latent dimension (nats): {active} of {} active (> {ACTIVE_UNIT_NATS} nats)",
-            self.kl_per_dim.len()
-        ));
+        let known = self.mu_variance.len() == self.kl_per_dim.len();
+        if known {
+            ui.label(format!(
+                "KL per latent dimension (nats): {} of {} active (blue: mu varies over the data by \
+                 more than {ACTIVE_UNIT_VARIANCE})",
+                active_units(&self.mu_variance),
+                self.kl_per_dim.len()
+            ));
+        } else if self.curve_per_epoch {
+            ui.label(
+                "KL per latent dimension (nats); this checkpoint predates the active-unit count",
+            );
+        } else {
+            ui.label("KL per latent dimension (nats); active units are counted after each epoch");
+        }
         let bars: Vec<Bar> = self
             .kl_per_dim
             .iter()
             .enumerate()
             .map(|(i, &kl)| {
-                let colour = if kl > ACTIVE_UNIT_NATS {
+                let active = known && self.mu_variance[i] > ACTIVE_UNIT_VARIANCE;
+                let colour = if active {
                     egui::Color32::from_rgb(80, 160, 230)
                 } else {
                     egui::Color32::from_gray(110)

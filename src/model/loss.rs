@@ -31,7 +31,8 @@ pub fn kl_per_dim(mu: Tensor<2>, logvar: Tensor<2>) -> Tensor<1> {
     kl.mean_dim(0).squeeze_dim(0)
 }
 
-/// The loss to minimise for a batch, and its terms (recon, KL, KL per dimension). `eps` is the
+/// The loss to minimise for a batch, its terms (recon, KL, KL per dimension), and the batch's
+/// posterior means `[batch, D]` (detached, for the active-unit count). `eps` is the
 /// reparameterisation noise `[batch, D]`, drawn by the caller so training stays deterministic
 /// across backends; `beta` is the KL weight in force (warm-up included).
 pub fn vae_loss(
@@ -41,7 +42,7 @@ pub fn vae_loss(
     recon: ReconLoss,
     beta: f64,
     free_bits: f64,
-) -> (Tensor<1>, [Tensor<1>; 3]) {
+) -> (Tensor<1>, [Tensor<1>; 3], Tensor<2>) {
     let batch = input.dims()[0] as f64;
     let posterior = model.encoder.forward(input.clone());
     let z = posterior.mu.clone() + (posterior.logvar.clone() * 0.5).exp() * eps;
@@ -56,6 +57,7 @@ pub fn vae_loss(
         }
     };
     let recon_term = recon_sum / batch;
+    let mu = posterior.mu.clone().detach();
     let kl_dims = kl_per_dim(posterior.mu, posterior.logvar);
     let kl = kl_dims.clone().sum();
     let penalty = if free_bits > 0.0 {
@@ -64,7 +66,7 @@ pub fn vae_loss(
         kl.clone()
     };
     let total = recon_term.clone() + penalty * beta;
-    (total, [recon_term, kl, kl_dims])
+    (total, [recon_term, kl, kl_dims], mu)
 }
 
 /// Free bits (Kingma et al. 2016): each dimension's KL below `floor` nats costs nothing, so the

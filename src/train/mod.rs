@@ -9,4 +9,4 @@ mod state;
 pub use config::TrainConfig;
 pub use events::TrainEvent;
 pub use run::{TrainError, TrainJob, TrainOutcome, train};
-pub use state::{ACTIVE_UNIT_NATS, EpochSummary, TrainState, active_units};
+pub use state::{ACTIVE_UNIT_VARIANCE, EpochSummary, TrainState, active_units};

@@ -139,6 +139,7 @@ pub fn train(
             kl_per_dim: vec![0.0; dims],
             ..Default::default()
         };
+        let mut mu_moments = MuMoments::new(dims);
         let order = sampler.order(epoch, config.seed);
         let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
         for (b, indices) in batches.iter().enumerate() {
@@ -158,7 +159,7 @@ pub fn train(
                 &device,
             );
             let progress = epoch as f64 + b as f64 / batches.len() as f64;
-            let (loss, [recon, kl, kl_dims]) = vae_loss(
+            let (loss, [recon, kl, kl_dims], mu) = vae_loss(
                 &model,
                 input,
                 eps,
@@ -185,6 +186,7 @@ pub fn train(
             state.steps_done += 1;
             images_seen += n;
             accumulate(&mut sums, &terms, n);
+            mu_moments.add(&to_host(mu));
             let rate = images_seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
             let _ = events.send(TrainEvent::Step {
                 epoch: epoch + 1,
@@ -197,6 +199,7 @@ pub fn train(
         }
         let summary = summarize(
             &sums,
+            &mu_moments,
             samples_per_epoch,
             epoch + 1,
             epoch_start.elapsed().as_secs_f64(),
@@ -317,16 +320,87 @@ fn accumulate(sums: &mut LossTerms, terms: &LossTerms, n: usize) {
     }
 }
 
-fn summarize(sums: &LossTerms, n: usize, epoch: usize, seconds: f64) -> EpochSummary {
+/// Running per-dimension sums of the posterior means and their squares over one epoch.
+struct MuMoments {
+    sum: Vec<f64>,
+    squares: Vec<f64>,
+    count: usize,
+}
+
+impl MuMoments {
+    fn new(dims: usize) -> Self {
+        Self {
+            sum: vec![0.0; dims],
+            squares: vec![0.0; dims],
+            count: 0,
+        }
+    }
+
+    /// Adds a batch of posterior means laid out `[n, D]`.
+    fn add(&mut self, mu: &[f32]) {
+        let dims = self.sum.len();
+        for row in mu.chunks(dims) {
+            for ((s, q), &m) in self.sum.iter_mut().zip(&mut self.squares).zip(row) {
+                *s += f64::from(m);
+                *q += f64::from(m) * f64::from(m);
+            }
+            self.count += 1;
+        }
+    }
+
+    fn variance(&self) -> Vec<f64> {
+        let n = self.count.max(1) as f64;
+        self.sum
+            .iter()
+            .zip(&self.squares)
+            .map(|(s, q)| (q / n - (s / n).powi(2)).max(0.0))
+            .collect()
+    }
+}
+
+fn summarize(
+    sums: &LossTerms,
+    mu_moments: &MuMoments,
+    n: usize,
+    epoch: usize,
+    seconds: f64,
+) -> EpochSummary {
     let n = n.max(1) as f64;
     let kl_per_dim: Vec<f64> = sums.kl_per_dim.iter().map(|v| v / n).collect();
+    let mu_variance = mu_moments.variance();
     EpochSummary {
         epoch,
         total: sums.total / n,
         recon: sums.recon / n,
         kl: sums.kl / n,
-        active_units: active_units(&kl_per_dim),
+        active_units: active_units(&mu_variance),
         kl_per_dim,
+        mu_variance,
         seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_units_count_dimensions_whose_mean_varies() {
+        // Three inputs, D = 3: z0 varies (mean 2, variance 2/3), z1 is constant at 5 (a dead
+        // dimension however large its KL), z2 varies a little (variance 0.0008 < 0.01).
+        let mut moments = MuMoments::new(3);
+        moments.add(&[1.0, 5.0, 0.0, 2.0, 5.0, 0.06]);
+        moments.add(&[3.0, 5.0, 0.0]);
+        let var = moments.variance();
+        assert!((var[0] - 2.0 / 3.0).abs() < 1e-9, "{var:?}");
+        assert!(var[1].abs() < 1e-9, "{var:?}");
+        assert!((var[2] - 0.0008).abs() < 1e-9, "{var:?}");
+        let sums = LossTerms {
+            kl_per_dim: vec![3.0, 36.0, 5.4],
+            ..Default::default()
+        };
+        let summary = summarize(&sums, &moments, 3, 1, 0.5);
+        assert_eq!(summary.active_units, 1);
+        assert_eq!(summary.kl_per_dim, vec![1.0, 12.0, 1.8]);
     }
 }
