@@ -31,3 +31,36 @@ pub fn init_weights(config: &VaeConfig, seed: u64) -> NamedTensors {
     }
     tensors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_and_biases_within_pytorch_bounds() {
+        let config = VaeConfig::default_for(1, 32, 4);
+        let tensors = init_weights(&config, 3);
+        // encoder.fc: fan_in = 128 channels * 2 * 2 positions
+        let fc = &tensors["encoder.fc.weight"].values;
+        let bound = 1.0 / 512f32.sqrt();
+        assert!(fc.iter().all(|v| v.abs() <= bound));
+        assert!(
+            fc.iter().any(|v| v.abs() > 0.9 * bound),
+            "spread over the range"
+        );
+        assert!(
+            tensors["encoder.fc.bias"]
+                .values
+                .iter()
+                .all(|v| v.abs() <= bound)
+        );
+        // A transposed conv's fan_in is weight.size(1) * k * k.
+        let deconv = &tensors["decoder.deconvs.0.weight"];
+        let bound = 1.0 / ((deconv.shape[1] * deconv.shape[2] * deconv.shape[3]) as f32).sqrt();
+        assert!(deconv.values.iter().all(|v| v.abs() <= bound));
+        assert!(deconv.values.iter().any(|v| v.abs() > 0.9 * bound));
+        // Same seed, same network; another seed, another one.
+        assert_eq!(init_weights(&config, 3)["encoder.fc.weight"].values, *fc);
+        assert_ne!(init_weights(&config, 4)["encoder.fc.weight"].values, *fc);
+    }
+}
