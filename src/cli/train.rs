@@ -58,6 +58,9 @@ pub struct TrainArgs {
     /// Epochs over which the KL weight ramps up from 0 to beta.
     #[arg(long, default_value_t = TrainConfig::default().kl_warmup_epochs)]
     pub kl_warmup: usize,
+    /// Epochs over which the reparameterisation noise ramps up from 0 (z = mu) to full scale.
+    #[arg(long, default_value_t = TrainConfig::default().noise_warmup_epochs)]
+    pub noise_warmup: usize,
     /// Nats of KL per dimension that cost nothing (0: off).
     #[arg(long, default_value_t = TrainConfig::default().free_bits)]
     pub free_bits: f64,
@@ -155,6 +158,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         beta: args.beta,
         recon: args.recon,
         kl_warmup_epochs: args.kl_warmup,
+        noise_warmup_epochs: args.noise_warmup,
         free_bits: args.free_bits,
         seed: args.seed,
         ..TrainConfig::default()

@@ -211,6 +211,12 @@ impl TrainingPanel {
                 ui.end_row();
                 textures::labelled(
                     ui,
+                    "Noise warm-up epochs",
+                    egui::DragValue::new(&mut c.noise_warmup_epochs).range(0..=10_000),
+                );
+                ui.end_row();
+                textures::labelled(
+                    ui,
                     "Free bits (nats)",
                     egui::DragValue::new(&mut c.free_bits)
                         .range(0.0..=10.0)

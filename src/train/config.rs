@@ -16,6 +16,10 @@ pub struct TrainConfig {
     pub recon: ReconLoss,
     /// The KL weight ramps linearly from 0 to beta over this many epochs.
     pub kl_warmup_epochs: usize,
+    /// The reparameterisation noise ramps linearly from 0 (a plain autoencoder, z = mu) to its
+    /// full scale over this many epochs (0: full noise from the start).
+    #[serde(default)]
+    pub noise_warmup_epochs: usize,
     /// Per-dimension KL below this many nats is not penalised (0: off).
     pub free_bits: f64,
     /// Random horizontal flips of training images.
@@ -34,6 +38,7 @@ impl Default for TrainConfig {
             beta: 0.001,
             recon: ReconLoss::Mse,
             kl_warmup_epochs: 10,
+            noise_warmup_epochs: 0,
             free_bits: 0.0,
             flip: true,
             seed: 0,
@@ -64,6 +69,15 @@ impl TrainConfig {
             .clamp(10, 100)
     }
 
+    /// The scale of the reparameterisation noise at a fractional epoch.
+    pub fn noise_scale(&self, epoch: f64) -> f32 {
+        if self.noise_warmup_epochs == 0 {
+            1.0
+        } else {
+            (epoch / self.noise_warmup_epochs as f64).min(1.0) as f32
+        }
+    }
+
     /// The KL weight at a fractional epoch, warm-up included.
     pub fn kl_weight(&self, epoch: f64) -> f64 {
         if self.kl_warmup_epochs == 0 {
@@ -71,5 +85,32 @@ impl TrainConfig {
         } else {
             self.beta * (epoch / self.kl_warmup_epochs as f64).min(1.0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_ups_ramp_linearly_then_hold() {
+        let config = TrainConfig {
+            beta: 0.5,
+            kl_warmup_epochs: 4,
+            noise_warmup_epochs: 8,
+            ..TrainConfig::default()
+        };
+        assert_eq!(config.kl_weight(0.0), 0.0);
+        assert_eq!(config.kl_weight(1.0), 0.125);
+        assert_eq!(config.kl_weight(9.0), 0.5);
+        assert_eq!(config.noise_scale(0.0), 0.0);
+        assert_eq!(config.noise_scale(2.0), 0.25);
+        assert_eq!(config.noise_scale(8.5), 1.0);
+        let off = TrainConfig {
+            kl_warmup_epochs: 0,
+            noise_warmup_epochs: 0,
+            ..config
+        };
+        assert_eq!((off.kl_weight(0.0), off.noise_scale(0.0)), (0.5, 1.0));
     }
 }

@@ -154,11 +154,13 @@ pub fn train(
                 TensorData::new(pixels, [n, model_config.channels, side, side]),
                 &device,
             );
-            let eps = Tensor::<2>::from_data(
-                TensorData::new(noise(config.seed, step, n * dims), [n, dims]),
-                &device,
-            );
             let progress = epoch as f64 + b as f64 / batches.len() as f64;
+            let scale = config.noise_scale(progress);
+            let eps: Vec<f32> = noise(config.seed, step, n * dims)
+                .into_iter()
+                .map(|e| e * scale)
+                .collect();
+            let eps = Tensor::<2>::from_data(TensorData::new(eps, [n, dims]), &device);
             let (loss, [recon, kl, kl_dims], mu) = vae_loss(
                 &model,
                 input,
