@@ -30,6 +30,8 @@ pub struct TrainingPanel {
     pub kl_per_dim: Vec<f64>,
     /// Posterior-mean variance per dimension of the last finished epoch (empty before one ends).
     pub mu_variance: Vec<f64>,
+    /// The run's latest warning (a collapsed latent, say), shown until the next run starts.
+    pub warning: Option<String>,
     pub images_per_second: f64,
     pub eta_seconds: f64,
     pub epoch: usize,
@@ -56,6 +58,7 @@ impl Default for TrainingPanel {
             curve: Vec::new(),
             kl_per_dim: Vec::new(),
             mu_variance: Vec::new(),
+            warning: None,
             images_per_second: 0.0,
             eta_seconds: 0.0,
             epoch: 0,
@@ -114,6 +117,7 @@ impl TrainingPanel {
             } => {
                 self.curve.clear();
                 self.mu_variance.clear();
+                self.warning = None;
                 self.curve_per_epoch = false;
                 self.epoch = first_epoch;
                 self.epochs = epochs;
@@ -150,7 +154,7 @@ impl TrainingPanel {
                 self.mu_variance = summary.mu_variance;
             }
             TrainEvent::Checkpoint(_) => self.checkpoints += 1,
-            TrainEvent::Warning(_) => {}
+            TrainEvent::Warning(text) => self.warning = Some(text),
         }
     }
 
@@ -332,6 +336,9 @@ impl TrainingPanel {
                 format_eta(self.eta_seconds)
             ));
             ui.label(format!("checkpoints written: {}", self.checkpoints));
+        }
+        if let Some(warning) = &self.warning {
+            ui.colored_label(ui.visuals().warn_fg_color, warning);
         }
         ui.separator();
         ui.label("While training runs, the other panels show the latest checkpoint.");

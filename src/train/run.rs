@@ -128,6 +128,7 @@ pub fn train(
         backend: backend.description.clone(),
     });
     let started = Instant::now();
+    let mut warned_collapse = false;
     let mut images_seen = 0usize;
     let remaining_images = samples_per_epoch * config.epochs.saturating_sub(first_epoch);
     let side = model_config.input_size;
@@ -208,6 +209,10 @@ pub fn train(
         );
         state.history.push(summary.clone());
         state.epochs_done = epoch + 1;
+        if !warned_collapse && let Some(text) = collapse_warning(&summary, &config) {
+            let _ = events.send(TrainEvent::Warning(text));
+            warned_collapse = true;
+        }
         let _ = events.send(TrainEvent::Epoch(summary));
         let last = epoch + 1 == config.epochs;
         if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
@@ -322,6 +327,25 @@ fn accumulate(sums: &mut LossTerms, terms: &LossTerms, n: usize) {
     }
 }
 
+/// Epochs after which a latent with no active unit counts as collapsed (at least the KL warm-up).
+const COLLAPSE_CHECK_EPOCH: usize = 5;
+
+/// A warning when the latent has collapsed by the end of the KL warm-up: the model then paints
+/// the mean window and its maps say nothing.
+fn collapse_warning(summary: &EpochSummary, config: &TrainConfig) -> Option<String> {
+    let check_from = config.kl_warmup_epochs.max(COLLAPSE_CHECK_EPOCH);
+    (summary.epoch >= check_from && summary.active_units == 0 && !summary.mu_variance.is_empty())
+        .then(|| {
+            format!(
+                "the latent has collapsed: after {} epochs no latent dimension's mean varies over \
+                 the data (KL {:.2} nats), so the decoder paints the average image and the \
+                 attention and anomaly maps say little. Whether a VAE comes alive varies from \
+                 seed to seed: train again with another --seed.",
+                summary.epoch, summary.kl
+            )
+        })
+}
+
 /// Running per-dimension sums of the posterior means and their squares over one epoch.
 struct MuMoments {
     sum: Vec<f64>,
@@ -404,5 +428,31 @@ mod tests {
         let summary = summarize(&sums, &moments, 3, 1, 0.5);
         assert_eq!(summary.active_units, 1);
         assert_eq!(summary.kl_per_dim, vec![1.0, 12.0, 1.8]);
+    }
+
+    #[test]
+    fn collapse_is_reported_once_warm_up_is_over() {
+        let config = TrainConfig {
+            kl_warmup_epochs: 10,
+            ..TrainConfig::default()
+        };
+        let dead = MuMoments::new(2);
+        let mut alive = MuMoments::new(2);
+        alive.add(&[0.0, 0.0, 1.0, 0.0]);
+        let sums = LossTerms {
+            kl_per_dim: vec![0.0, 0.0],
+            ..Default::default()
+        };
+        let at = |moments: &MuMoments, epoch| summarize(&sums, moments, 1, epoch, 1.0);
+        assert!(
+            collapse_warning(&at(&dead, 9), &config).is_none(),
+            "still warming up"
+        );
+        let text = collapse_warning(&at(&dead, 10), &config).expect("collapsed");
+        assert!(
+            text.contains("after 10 epochs") && text.contains("--seed"),
+            "{text}"
+        );
+        assert!(collapse_warning(&at(&alive, 10), &config).is_none());
     }
 }
