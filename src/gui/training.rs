@@ -150,6 +150,10 @@ impl TrainingPanel {
                 self.kl_per_dim = loss.kl_per_dim;
             }
             TrainEvent::Epoch(summary) => {
+                // The only warnings are about a latent that has not come alive.
+                if summary.active_units > 0 {
+                    self.warning = None;
+                }
                 self.kl_per_dim = summary.kl_per_dim;
                 self.mu_variance = summary.mu_variance;
             }

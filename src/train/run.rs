@@ -128,7 +128,6 @@ pub fn train(
         backend: backend.description.clone(),
     });
     let started = Instant::now();
-    let mut warned_collapse = false;
     let mut images_seen = 0usize;
     let remaining_images = samples_per_epoch * config.epochs.saturating_sub(first_epoch);
     let side = model_config.input_size;
@@ -209,9 +208,8 @@ pub fn train(
         );
         state.history.push(summary.clone());
         state.epochs_done = epoch + 1;
-        if !warned_collapse && let Some(text) = collapse_warning(&summary, &config) {
+        if let Some(text) = collapse_warning(&summary, &config) {
             let _ = events.send(TrainEvent::Warning(text));
-            warned_collapse = true;
         }
         let _ = events.send(TrainEvent::Epoch(summary));
         let last = epoch + 1 == config.epochs;
@@ -330,20 +328,27 @@ fn accumulate(sums: &mut LossTerms, terms: &LossTerms, n: usize) {
 /// Epochs after which a latent with no active unit counts as collapsed (at least the KL warm-up).
 const COLLAPSE_CHECK_EPOCH: usize = 5;
 
-/// A warning when the latent has collapsed by the end of the KL warm-up: the model then paints
-/// the mean window and its maps say nothing.
+/// A warning when no latent dimension is active at the end of the KL warm-up (it may still wake:
+/// gravel once woke in epoch 13) and again at the end of training (collapsed: the decoder paints
+/// the mean window and the maps say little).
 fn collapse_warning(summary: &EpochSummary, config: &TrainConfig) -> Option<String> {
-    let check_from = config.kl_warmup_epochs.max(COLLAPSE_CHECK_EPOCH);
-    (summary.epoch >= check_from && summary.active_units == 0 && !summary.mu_variance.is_empty())
-        .then(|| {
-            format!(
-                "the latent has collapsed: after {} epochs no latent dimension's mean varies over \
-                 the data (KL {:.2} nats), so the decoder paints the average image and the \
-                 attention and anomaly maps say little. Whether a VAE comes alive varies from \
-                 seed to seed: train again with another --seed.",
-                summary.epoch, summary.kl
-            )
-        })
+    if summary.active_units > 0 || summary.mu_variance.is_empty() {
+        return None;
+    }
+    let what = if summary.epoch == config.epochs {
+        "the latent has collapsed"
+    } else if summary.epoch == config.kl_warmup_epochs.max(COLLAPSE_CHECK_EPOCH) {
+        "the latent has not come alive yet (it may still)"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "{what}: after {} epochs no latent dimension's mean varies over the data (KL {:.2} \
+         nats), so the decoder paints the average image and the attention and anomaly maps say \
+         little. Whether a VAE comes alive varies from seed to seed: if it stays so, train again \
+         with another --seed.",
+        summary.epoch, summary.kl
+    ))
 }
 
 /// Running per-dimension sums of the posterior means and their squares over one epoch.
@@ -431,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn collapse_is_reported_once_warm_up_is_over() {
+    fn collapse_is_reported_after_warm_up_and_at_the_end() {
         let config = TrainConfig {
             kl_warmup_epochs: 10,
             ..TrainConfig::default()
@@ -448,11 +453,21 @@ mod tests {
             collapse_warning(&at(&dead, 9), &config).is_none(),
             "still warming up"
         );
-        let text = collapse_warning(&at(&dead, 10), &config).expect("collapsed");
+        let text = collapse_warning(&at(&dead, 10), &config).expect("not alive");
         assert!(
-            text.contains("after 10 epochs") && text.contains("--seed"),
+            text.contains("not come alive yet") && text.contains("--seed"),
+            "{text}"
+        );
+        assert!(
+            collapse_warning(&at(&dead, 11), &config).is_none(),
+            "said once"
+        );
+        let text = collapse_warning(&at(&dead, config.epochs), &config).expect("collapsed");
+        assert!(
+            text.starts_with("the latent has collapsed: after 60 epochs"),
             "{text}"
         );
         assert!(collapse_warning(&at(&alive, 10), &config).is_none());
+        assert!(collapse_warning(&at(&alive, config.epochs), &config).is_none());
     }
 }
