@@ -446,3 +446,34 @@ fn format_eta(seconds: f64) -> String {
         format!("{}m{:02}s", s / 60, s % 60)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::EpochSummary;
+
+    fn epoch(epoch: usize, mu_variance: Vec<f64>) -> TrainEvent {
+        TrainEvent::Epoch(EpochSummary {
+            epoch,
+            total: 1.0,
+            recon: 1.0,
+            kl: 0.0,
+            kl_per_dim: vec![0.0; mu_variance.len()],
+            active_units: active_units(&mu_variance),
+            mu_variance,
+            seconds: 1.0,
+        })
+    }
+
+    #[test]
+    fn collapse_warning_stays_until_a_unit_wakes() {
+        let mut panel = TrainingPanel::default();
+        panel.on_event(epoch(10, vec![0.0, 0.001]));
+        panel.on_event(TrainEvent::Warning("not come alive yet".into()));
+        panel.on_event(epoch(11, vec![0.0, 0.001]));
+        assert_eq!(panel.warning.as_deref(), Some("not come alive yet"));
+        panel.on_event(epoch(12, vec![0.5, 0.001]));
+        assert_eq!(panel.warning, None);
+        assert_eq!(panel.mu_variance, vec![0.5, 0.001]);
+    }
+}

@@ -208,10 +208,11 @@ pub fn train(
         );
         state.history.push(summary.clone());
         state.epochs_done = epoch + 1;
-        if let Some(text) = collapse_warning(&summary, &config) {
+        let warning = collapse_warning(&summary, &config);
+        let _ = events.send(TrainEvent::Epoch(summary));
+        if let Some(text) = warning {
             let _ = events.send(TrainEvent::Warning(text));
         }
-        let _ = events.send(TrainEvent::Epoch(summary));
         let last = epoch + 1 == config.epochs;
         if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
             save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
