@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{sample_data, tiny_model};
+use common::{sample_data, tiny_model, tiny_patch_model};
 
 use std::time::{Duration, Instant};
 
@@ -199,6 +199,40 @@ fn explorer_threshold_latent_slider_and_export() {
         "{:?}",
         harness.state().shared.errors
     );
+}
+
+#[test]
+fn attention_explains_the_picked_window_of_a_patch_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(tiny_patch_model(dir.path(), 7)),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Attention,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the centre window's maps", |app| {
+        app.shared.explained.is_some()
+    });
+    harness.get_by_label_contains("Click the image to explain another");
+    let centre = harness.state().shared.explained.clone().unwrap();
+    assert_eq!(centre.window, Some((48, 48)), "128 px in 32 px windows");
+    // What a click near the top-left corner asks for (`Tiling::nearest`).
+    harness.state_mut().shared.window = Some((0, 0));
+    pump_until(&mut harness, "the top-left window's maps", |app| {
+        app.shared
+            .explained
+            .as_ref()
+            .is_some_and(|e| e.window == Some((0, 0)))
+    });
+    let corner = harness.state().shared.explained.clone().unwrap();
+    assert_eq!(corner.path, centre.path);
+    assert_ne!(
+        corner.input, centre.input,
+        "another window of the same image"
+    );
+    assert_ne!(corner.maps.mu, centre.maps.mu);
+    assert!(harness.state().shared.errors.is_empty());
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub enum Command {
     Explain {
         path: PathBuf,
         stage: usize,
+        /// For a patch model, the window to explain (top-left corner in image-size pixels);
+        /// None for the centre one.
+        window: Option<(usize, usize)>,
     },
     /// Decode one latent; only the newest queued one is served.
     Decode {
@@ -176,6 +179,9 @@ pub struct Explained {
     pub path: PathBuf,
     pub stage: usize,
     pub generation: u64,
+    /// The patch model's window that the maps explain (top-left corner in image-size pixels);
+    /// None for a whole-image model.
+    pub window: Option<(usize, usize)>,
     /// The image at its own size.
     pub original: RgbaImage,
     /// The model's input (resized, channel-converted) as an image.

@@ -56,6 +56,9 @@ struct Scoring {
     notes: Vec<String>,
 }
 
+/// Image, stage and patch window of an explanation.
+type ExplainKey = (PathBuf, usize, Option<(usize, usize)>);
+
 pub struct Worker {
     backend: Backend,
     events: Sender<Event>,
@@ -64,7 +67,7 @@ pub struct Worker {
     model: Option<Model>,
     generation: u64,
     category: Option<Category>,
-    explained: HashMap<(PathBuf, usize), Arc<Explained>>,
+    explained: HashMap<ExplainKey, Arc<Explained>>,
     methods: Vec<Box<dyn AnomalyMethod>>,
     scoring: Option<Scoring>,
     scored: Option<Arc<ScoredSet>>,
@@ -148,7 +151,11 @@ impl Worker {
             Command::OpenData(dir) => self.open_data(&dir),
             Command::LoadModel(path) => self.load_model(&path),
             Command::SaveModel(path) => self.save_model(&path),
-            Command::Explain { path, stage } => self.explain(&path, stage),
+            Command::Explain {
+                path,
+                stage,
+                window,
+            } => self.explain(&path, stage, window),
             Command::Decode { seq, latent } => self.decode(seq, &latent),
             Command::Traverse { mu, dims, values } => self.traverse(&mu, dims, values),
             Command::Score { stage } => self.start_scoring(stage),
@@ -303,11 +310,11 @@ impl Worker {
         }
     }
 
-    fn explain(&mut self, path: &Path, stage: usize) {
+    fn explain(&mut self, path: &Path, stage: usize, window: Option<(usize, usize)>) {
         let Some(model) = &self.model else {
             return;
         };
-        let key = (path.to_path_buf(), stage);
+        let key = (path.to_path_buf(), stage, window);
         if let Some(hit) = self.explained.get(&key) {
             self.send(Event::Explained(hit.clone()));
             return;
@@ -323,12 +330,11 @@ impl Worker {
         };
         let config = &explainer.config;
         let size = config.input_size as u32;
-        // A patch model explains its centre window of the image.
-        let input = explainer.view(&to_model_input(
-            &image,
-            config.channels,
-            explainer.image_size() as u32,
-        ));
+        // A patch model explains one window of the image: the centre one unless asked.
+        let (input, window) = explainer.view_at(
+            &to_model_input(&image, config.channels, explainer.image_size() as u32),
+            window,
+        );
         let maps = explainer.attention(&input, stage, AttentionTarget::Mu, &GradCam);
         let reconstruction = explainer.reconstruct(&input);
         let kl = maps
@@ -349,6 +355,7 @@ impl Worker {
             path: path.to_path_buf(),
             stage,
             generation: model.info.generation,
+            window,
             original: to_rgba(&image),
             input: to_rgba(&image_from_chw(&input, config.channels, size)),
             reconstruction: to_rgba(&image_from_chw(&reconstruction, config.channels, size)),
@@ -720,6 +727,7 @@ mod tests {
             Command::Explain {
                 path: "a".into(),
                 stage: 0,
+                window: None,
             },
             Command::Decode {
                 seq: 2,
@@ -729,6 +737,7 @@ mod tests {
             Command::Explain {
                 path: "b".into(),
                 stage: 0,
+                window: None,
             },
             Command::Decode {
                 seq: 3,

@@ -133,9 +133,25 @@ impl Explainer {
     /// What single-input views (attention, traversal) explain for a whole image at
     /// `image_size()`: the image itself, or a patch model's centre window.
     pub fn view(&self, image: &[f32]) -> Vec<f32> {
+        self.view_at(image, None).0
+    }
+
+    /// Like `view`, for a patch model the window nearest `window` (top-left corner) instead of
+    /// the centre one; also returns the window used (None for a whole-image model).
+    pub fn view_at(
+        &self,
+        image: &[f32],
+        window: Option<(usize, usize)>,
+    ) -> (Vec<f32>, Option<(usize, usize)>) {
         match self.tiling {
-            Some(t) => t.crop(image, self.config.channels, t.centre()),
-            None => image.to_vec(),
+            Some(t) => {
+                let half = t.window as f32 / 2.0;
+                let at = window.map_or(t.centre(), |(x, y)| {
+                    t.nearest((x as f32 + half, y as f32 + half))
+                });
+                (t.crop(image, self.config.channels, at), Some(at))
+            }
+            None => (image.to_vec(), None),
         }
     }
 

@@ -66,6 +66,18 @@ impl Tiling {
         let c = self.image_size.saturating_sub(self.window) / 2;
         (c, c)
     }
+
+    /// The window (top-left corner) whose centre is nearest `(x, y)`, in image-size pixels.
+    pub fn nearest(&self, (x, y): (f32, f32)) -> (usize, usize) {
+        let half = self.window as f32 / 2.0;
+        let distance = |&(px, py): &(usize, usize)| {
+            (px as f32 + half - x).powi(2) + (py as f32 + half - y).powi(2)
+        };
+        self.positions()
+            .into_iter()
+            .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+            .unwrap_or_default()
+    }
 }
 
 /// Averages window maps into one map of the whole image.
@@ -110,6 +122,17 @@ impl Stitch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nearest_window_is_the_one_centred_closest() {
+        // 128 px in 32 px windows, stride 16: starts 0, 16, ..., 96; centres 16, 32, ..., 112.
+        let t = Tiling::new(128, 32);
+        assert_eq!(t.nearest((0.0, 0.0)), (0, 0));
+        assert_eq!(t.nearest((127.0, 5.0)), (96, 0));
+        // x = 41 is nearest the centre 48 (start 32); y = 70 nearest 64 (start 48).
+        assert_eq!(t.nearest((41.0, 70.0)), (32, 48));
+        assert_eq!(t.nearest((64.0, 64.0)), t.centre());
+    }
 
     #[test]
     fn windows_cover_the_image_and_end_flush_with_its_edge() {

@@ -10,6 +10,7 @@ use eframe::egui;
 use super::shared::Shared;
 use super::textures;
 use crate::engine::Explained;
+use crate::explain::Tiling;
 use crate::render::{Colormap, Scale, heat_overlay};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,14 +153,19 @@ impl AttentionPanel {
             .exact_size(272.0)
             .show(ui, |ui| {
                 ui.strong("Image");
-                if let Some(t) = shared.model.as_ref().and_then(|m| m.tiling) {
+                let tiling = shared.model.as_ref().and_then(|m| m.tiling);
+                if let Some(t) = tiling {
                     ui.label(format!(
-                        "Patch VAE: maps explain the {} px window at the centre",
+                        "Patch VAE: maps explain the outlined {} px window. Click the image to \
+                         explain another.",
                         t.window
                     ));
                 }
                 if let Some(t) = &self.original {
-                    textures::show(ui, t, 256.0);
+                    let shown = textures::show(ui, t, 256.0);
+                    if let (Some(tiling), Some(at)) = (tiling, explained.window) {
+                        pick_window(ui, &shown, tiling, at, shared);
+                    }
                 }
                 ui.strong(if self.picked.is_empty() {
                     "Overall map (all dimensions)".to_string()
@@ -284,4 +290,41 @@ pub fn colormap_combo(ui: &mut egui::Ui, cmap: &mut Colormap) {
                 ui.selectable_value(cmap, c, c.name());
             }
         });
+}
+
+/// Outlines the explained window on the shown image and, on a click, asks for the window whose
+/// centre is nearest the click.
+fn pick_window(
+    ui: &egui::Ui,
+    shown: &egui::Response,
+    tiling: Tiling,
+    at: (usize, usize),
+    shared: &mut Shared,
+) {
+    let rect = shown.rect;
+    let side = tiling.image_size as f32;
+    let to_screen = |x: usize, y: usize| {
+        rect.min
+            + egui::vec2(
+                x as f32 / side * rect.width(),
+                y as f32 / side * rect.height(),
+            )
+    };
+    let outline = egui::Rect::from_min_max(
+        to_screen(at.0, at.1),
+        to_screen(at.0 + tiling.window, at.1 + tiling.window),
+    );
+    ui.painter().rect_stroke(
+        outline,
+        0.0,
+        egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 200, 0)),
+        egui::StrokeKind::Inside,
+    );
+    if shown.clicked()
+        && let Some(pos) = shown.interact_pointer_pos()
+    {
+        let x = (pos.x - rect.min.x) / rect.width() * side;
+        let y = (pos.y - rect.min.y) / rect.height() * side;
+        shared.window = Some(tiling.nearest((x, y)));
+    }
 }

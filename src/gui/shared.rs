@@ -54,6 +54,9 @@ pub enum Action {
     Confirmed(Write),
 }
 
+/// Image, stage, model generation and patch window of an explain request.
+type ExplainRequest = (PathBuf, usize, u64, Option<(usize, usize)>);
+
 pub struct Shared {
     commands: Sender<Command>,
     pub backend: String,
@@ -65,6 +68,9 @@ pub struct Shared {
     pub scored: Option<Arc<ScoredSet>>,
     /// Encoder stage explained (attention and anomaly maps).
     pub stage: usize,
+    /// A patch model's window to explain (top-left corner in image-size pixels, one of the
+    /// tiling's positions); None for the centre one.
+    pub window: Option<(usize, usize)>,
     pub scoring: Option<(usize, usize)>,
     pub export: Option<(usize, usize)>,
     pub errors: Vec<String>,
@@ -74,8 +80,8 @@ pub struct Shared {
     pub confirm: Option<Write>,
     pub screenshot_path: String,
     pub report_path: String,
-    /// Explain request in flight (path, stage, model generation).
-    requested: Option<(PathBuf, usize, u64)>,
+    /// Explain request in flight (path, stage, model generation, window).
+    requested: Option<ExplainRequest>,
     scoring_requested: Option<(usize, u64)>,
     scroll_to_selected: bool,
 }
@@ -92,6 +98,7 @@ impl Shared {
             explained: None,
             scored: None,
             stage: usize::MAX,
+            window: None,
             scoring: None,
             export: None,
             errors: Vec::new(),
@@ -138,6 +145,7 @@ impl Shared {
             self.stage = info.default_stage;
         }
         self.model = Some(info);
+        self.window = None;
         self.requested = None;
         self.scoring_requested = None;
     }
@@ -197,14 +205,18 @@ impl Shared {
             self.selected = Some(first);
         }
         if let Some(path) = &self.selected {
-            let want = (path.clone(), self.stage, generation);
+            let want = (path.clone(), self.stage, generation, self.window);
             let have = self.explained.as_ref().is_some_and(|e| {
-                e.path == *path && e.stage == self.stage && e.generation == generation
+                e.path == *path
+                    && e.stage == self.stage
+                    && e.generation == generation
+                    && (self.window.is_none() || e.window == self.window)
             });
             if !have && self.requested.as_ref() != Some(&want) {
                 self.send(Command::Explain {
                     path: path.clone(),
                     stage: self.stage,
+                    window: self.window,
                 });
                 self.requested = Some(want);
             }

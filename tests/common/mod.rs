@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use vaelens::checkpoint::Checkpoint;
+use vaelens::explain::Tiling;
 use vaelens::model::VaeConfig;
 
 pub fn sample_data() -> PathBuf {
@@ -11,6 +12,17 @@ pub fn sample_data() -> PathBuf {
 
 /// A small untrained model (fast on the CPU); attention and decoding work on any weights.
 pub fn tiny_model(dir: &Path, seed: u64) -> PathBuf {
+    save_tiny(dir.join("tiny.safetensors"), seed, None)
+}
+
+/// The same network as a patch VAE scoring 128 px images in 32 px windows.
+#[allow(dead_code)] // each test crate compiles this module; only some use every helper
+pub fn tiny_patch_model(dir: &Path, seed: u64) -> PathBuf {
+    let tiling = Tiling::new(128, 32);
+    save_tiny(dir.join("tiny-patch.safetensors"), seed, Some(tiling))
+}
+
+fn save_tiny(path: PathBuf, seed: u64, tiling: Option<Tiling>) -> PathBuf {
     let config = VaeConfig {
         input_size: 32,
         channels: 1,
@@ -18,9 +30,8 @@ pub fn tiny_model(dir: &Path, seed: u64) -> PathBuf {
         hidden: 32,
         latent_dim: 4,
     };
-    let path = dir.join("tiny.safetensors");
-    Checkpoint::untrained(config, seed)
-        .save_file(&path, false)
-        .unwrap();
+    let mut checkpoint = Checkpoint::untrained(config, seed);
+    checkpoint.tiling = tiling;
+    checkpoint.save_file(&path, false).unwrap();
     path
 }
