@@ -6,7 +6,7 @@
 //!   backward through D copies) plus the overall map, for one image, upsampled to the input;
 //! - decode_ms: one latent vector to an image (what a slider drag costs).
 //!
-//! Run: `cargo run --release --example speed_bench -- [--backend cpu|wgpu] [--size 128]
+//! Run: `cargo run --example speed_bench -- [--backend cpu|wgpu] [--size 128]
 //! [--channels 1] [--latent 32] [--batch 32]`. On the CPU, set RAYON_NUM_THREADS to the thread
 //! count given to torch_baseline.py (`--threads`).
 
