@@ -232,6 +232,18 @@ fn attention_explains_the_picked_window_of_a_patch_model() {
         "another window of the same image"
     );
     assert_ne!(corner.maps.mu, centre.maps.mu);
+    // The Traversal sliders start from the picked window's latent.
+    click_tab(&mut harness, Tab::Traversal);
+    pump_until(&mut harness, "sliders at the window's mu", |app| {
+        app.traversal.mu == corner.maps.mu
+    });
+    harness.state_mut().shared.window = Some((96, 96));
+    pump_until(&mut harness, "sliders at the next window's mu", |app| {
+        app.shared
+            .explained
+            .as_ref()
+            .is_some_and(|e| e.window == Some((96, 96)) && app.traversal.mu == e.maps.mu)
+    });
     assert!(harness.state().shared.errors.is_empty());
 }
 

@@ -15,13 +15,16 @@ use super::textures;
 use crate::engine::{Command, Explained};
 use crate::render::grid;
 
+/// Image, model generation and patch window of an explanation.
+type Source = (PathBuf, u64, Option<(usize, usize)>);
+
 pub struct TraversalPanel {
     /// The latent being decoded.
     pub z: Vec<f32>,
     /// The image's mu (what Reset returns to).
     pub mu: Vec<f32>,
-    /// (path, generation) whose mu `z` started from.
-    source: Option<(PathBuf, u64)>,
+    /// Image, model generation and patch window whose mu `z` started from.
+    source: Option<Source>,
     pub seq: u64,
     /// Sequence number of the image on screen.
     pub shown_seq: u64,
@@ -117,9 +120,13 @@ impl TraversalPanel {
         });
     }
 
-    /// Starts from the explained image's mu when the image or the model changed.
+    /// Starts from the explained image's (or window's) mu when it or the model changed.
     fn sync(&mut self, shared: &Shared, explained: &Arc<Explained>) {
-        let source = (explained.path.clone(), explained.generation);
+        let source = (
+            explained.path.clone(),
+            explained.generation,
+            explained.window,
+        );
         if self.source.as_ref() == Some(&source) && self.z.len() == explained.maps.mu.len() {
             return;
         }
