@@ -127,6 +127,56 @@ fn resuming_continues_from_the_checkpoint() {
 }
 
 #[test]
+fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+    let go = AtomicBool::new(false);
+    let straight = tempfile::tempdir().unwrap();
+    let (outcome, _) = run(straight.path(), config(3), None, &go);
+    let TrainOutcome::Finished(straight) = outcome.unwrap() else {
+        panic!()
+    };
+    let split = tempfile::tempdir().unwrap();
+    run(split.path(), config(1), None, &go).0.unwrap();
+    assert!(split.path().join("optimizer.bpk").exists());
+    let checkpoint = Checkpoint::load_run(split.path()).unwrap();
+    let (outcome, events) = run(split.path(), config(3), Some(checkpoint), &go);
+    let TrainOutcome::Finished(resumed) = outcome.unwrap() else {
+        panic!()
+    };
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, TrainEvent::Warning(w) if w.contains("Adam"))),
+        "the optimizer's state loads"
+    );
+    // Same weights, data order and noise: only Adam's moments could differ, and they continue.
+    assert_eq!(straight.tensors, resumed.tensors);
+
+    // Without the optimizer's file the run still resumes, with Adam restarted.
+    let restarted = tempfile::tempdir().unwrap();
+    run(restarted.path(), config(1), None, &go).0.unwrap();
+    std::fs::remove_file(restarted.path().join("optimizer.bpk")).unwrap();
+    let checkpoint = Checkpoint::load_run(restarted.path()).unwrap();
+    let (outcome, _) = run(restarted.path(), config(3), Some(checkpoint), &go);
+    let TrainOutcome::Finished(restarted) = outcome.unwrap() else {
+        panic!()
+    };
+    assert_ne!(straight.tensors, restarted.tensors, "the test can tell");
+
+    // A damaged file: the run resumes with Adam restarted and says which file it could not read.
+    let damaged = tempfile::tempdir().unwrap();
+    run(damaged.path(), config(1), None, &go).0.unwrap();
+    std::fs::write(damaged.path().join("optimizer.bpk"), b"not burnpack").unwrap();
+    let checkpoint = Checkpoint::load_run(damaged.path()).unwrap();
+    let (outcome, events) = run(damaged.path(), config(2), Some(checkpoint), &go);
+    assert!(matches!(outcome.unwrap(), TrainOutcome::Finished(_)));
+    assert!(
+        events.iter().any(|e| matches!(e, TrainEvent::Warning(w)
+            if w.starts_with("Adam's state restarts") && w.contains("optimizer.bpk"))),
+        "a warning names the file"
+    );
+}
+
+#[test]
 fn cancelling_keeps_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(true);

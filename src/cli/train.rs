@@ -19,7 +19,7 @@ use super::{BackendArg, progress};
 pub struct TrainArgs {
     /// One MVTec AD category (train/good is used) or a plain folder of images.
     pub data_dir: PathBuf,
-    /// Run directory for checkpoints (model.safetensors, config.json).
+    /// Run directory for checkpoints (model.safetensors, config.json, optimizer.bpk).
     #[arg(long)]
     pub out: PathBuf,
     /// Epochs to train (default: about 6,000 images in all, 10 to 100 epochs).

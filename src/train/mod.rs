@@ -3,6 +3,7 @@
 
 mod config;
 mod events;
+mod optimizer_state;
 mod run;
 mod state;
 

@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use crossbeam_channel::Sender;
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 
+use super::optimizer_state::{self, OPTIMIZER_FILE, param_ids, with_param_ids};
 use super::{EpochSummary, TrainConfig, TrainEvent, TrainState, active_units};
 use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, CheckpointError};
@@ -64,6 +65,8 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error("writing the optimizer's state: {0}")]
+    OptimizerState(String),
 }
 
 /// Trains `job.model` on `job.data`, reporting through `events`, until done or until `cancel` is
@@ -98,6 +101,7 @@ pub fn train(
         window: model_config.input_size,
     };
     let device = backend.device.clone();
+    let resuming = resume.is_some();
     let (tensors, mut state) = match resume {
         Some(checkpoint) => {
             let state = checkpoint
@@ -115,6 +119,20 @@ pub fn train(
     state.data_dir = data_dir;
     let mut model = Vae::from_tensors(&model_config, &tensors, &device)?;
     let mut optimizer = AdamConfig::new().init();
+    // Adam's moments continue where the run left them when its state was saved with these weights.
+    if resuming
+        && state.param_ids.len() == param_ids(&model).len()
+        && run_dir.join(OPTIMIZER_FILE).exists()
+    {
+        model = with_param_ids(model, &state.param_ids);
+        match optimizer_state::load(&run_dir, optimizer) {
+            Ok(loaded) => optimizer = loaded,
+            Err(why) => {
+                let _ = events.send(TrainEvent::Warning(format!("Adam's state restarts: {why}")));
+                optimizer = AdamConfig::new().init();
+            }
+        }
+    }
 
     let samples_per_epoch = sampler.per_epoch();
     let steps_per_epoch = samples_per_epoch.div_ceil(config.batch_size.max(1));
@@ -144,7 +162,15 @@ pub fn train(
         let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
         for (b, indices) in batches.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
-                let checkpoint = save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
+                let checkpoint = save(
+                    &model,
+                    &optimizer,
+                    &model_config,
+                    &sampler,
+                    &state,
+                    &run_dir,
+                    &device,
+                )?;
                 return Ok(TrainOutcome::Cancelled(checkpoint));
             }
             let step = state.steps_done;
@@ -215,11 +241,27 @@ pub fn train(
         }
         let last = epoch + 1 == config.epochs;
         if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
-            save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
+            save(
+                &model,
+                &optimizer,
+                &model_config,
+                &sampler,
+                &state,
+                &run_dir,
+                &device,
+            )?;
             let _ = events.send(TrainEvent::Checkpoint(run_dir.clone()));
         }
     }
-    let checkpoint = save(&model, &model_config, &sampler, &state, &run_dir, &device)?;
+    let checkpoint = save(
+        &model,
+        &optimizer,
+        &model_config,
+        &sampler,
+        &state,
+        &run_dir,
+        &device,
+    )?;
     Ok(TrainOutcome::Finished(checkpoint))
 }
 
@@ -264,12 +306,15 @@ fn fresh_state(config: &TrainConfig) -> TrainState {
         config: config.clone(),
         history: Vec::new(),
         data_dir: None,
+        param_ids: Vec::new(),
     }
 }
 
-/// Normal statistics over the (unflipped) training set, then an atomic write of the run.
+/// Normal statistics over the (unflipped) training set, then atomic writes of the optimizer's
+/// state and of the run (whose history names the parameter ids that state is keyed by).
 fn save(
     model: &Vae,
+    optimizer: &ModuleOptimizer,
     model_config: &VaeConfig,
     sampler: &Sampler<'_>,
     state: &TrainState,
@@ -291,11 +336,16 @@ fn save(
         });
     }
     let stats = NormalStats::of_train_set(model, sampler.data, sampler.tiling, device);
+    optimizer_state::save(run_dir, optimizer).map_err(TrainError::OptimizerState)?;
+    let state = TrainState {
+        param_ids: param_ids(model),
+        ..state.clone()
+    };
     let checkpoint = Checkpoint {
         config: model_config.clone(),
         tensors,
         stats: Some(stats),
-        state: Some(state.clone()),
+        state: Some(state),
         tiling: sampler.tiling,
     };
     checkpoint.save_run(run_dir)?;

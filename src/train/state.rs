@@ -43,4 +43,8 @@ pub struct TrainState {
     pub config: TrainConfig,
     pub history: Vec<EpochSummary>,
     pub data_dir: Option<PathBuf>,
+    /// Ids of the parameters when the checkpoint was written, which `RUN/optimizer.bpk` is keyed
+    /// by (empty in checkpoints written before it existed).
+    #[serde(default)]
+    pub param_ids: Vec<u64>,
 }
