@@ -1,25 +1,15 @@
 //! SPEC §2 checks: alpha against finite differences on a tiny network, and the one-backward
 //! replication trick against D separate backward passes.
 
+mod common;
+
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
+use common::{tiny_stats, tiny_vae};
 use vaelens::explain::cam::GradCam;
 use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients, stage_gradients_batch};
-use vaelens::model::{Vae, VaeConfig, init_weights, to_host};
-
-fn tiny() -> (Vae, VaeConfig, Device) {
-    let config = VaeConfig {
-        input_size: 16,
-        channels: 1,
-        stages: vec![4, 8],
-        hidden: 16,
-        latent_dim: 3,
-    };
-    let device = Device::flex().autodiff();
-    let model = Vae::from_tensors(&config, &init_weights(&config, 7), &device).unwrap();
-    (model, config, device)
-}
+use vaelens::model::{Vae, to_host};
 
 fn input(device: &Device) -> Tensor<4> {
     let mut rng = StdRng::seed_from_u64(3);
@@ -49,7 +39,7 @@ fn kink_signs(model: &Vae, a: Tensor<4>, k: usize) -> Vec<bool> {
 
 #[test]
 fn alpha_matches_central_finite_differences() {
-    let (model, _, device) = tiny();
+    let (model, _, device) = tiny_vae();
     let mut checked = 0;
     let mut skipped = 0;
     for stage in 0..2 {
@@ -94,14 +84,8 @@ fn alpha_matches_central_finite_differences() {
 
 #[test]
 fn one_backward_equals_separate_backwards() {
-    let (model, _, device) = tiny();
-    let stats = NormalStats {
-        mu: vec![0.1, -0.2, 0.05],
-        var: vec![0.8, 1.2, 0.5],
-        count: 10,
-        features: Vec::new(),
-        pixels: None,
-    };
+    let (model, _, device) = tiny_vae();
+    let stats = tiny_stats();
     for target in [
         AttentionTarget::Mu,
         AttentionTarget::NormalDifference(&stats),
@@ -141,7 +125,7 @@ fn one_backward_equals_separate_backwards() {
 
 #[test]
 fn attention_maps_are_non_negative_and_overall_is_their_mean() {
-    let (model, config, device) = tiny();
+    let (model, config, device) = tiny_vae();
     let explainer =
         vaelens::explain::Explainer::new(model, config, NormalStats::prior(3), device.clone());
     let image = to_host(input(&device));
@@ -165,14 +149,8 @@ fn attention_maps_are_non_negative_and_overall_is_their_mean() {
 
 #[test]
 fn a_batch_of_images_gives_each_image_its_own_gradients() {
-    let (model, _, device) = tiny();
-    let stats = NormalStats {
-        mu: vec![0.1, -0.2, 0.05],
-        var: vec![0.8, 1.2, 0.5],
-        count: 10,
-        features: Vec::new(),
-        pixels: None,
-    };
+    let (model, _, device) = tiny_vae();
+    let stats = tiny_stats();
     let mut rng = StdRng::seed_from_u64(9);
     let images: Vec<Vec<f32>> = (0..3)
         .map(|_| (0..256).map(|_| rng.random_range(0.0..1.0)).collect())

@@ -1,15 +1,16 @@
 //! LayerCAM and Grad-CAM++ against hand-computed maps on tiny stages, properties that tie them to
 //! Grad-CAM, and the Eq. 4 anomaly methods built on them.
 
-use burn::prelude::*;
+mod common;
+
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
+use common::tiny_vae;
 use vaelens::explain::cam::{CamMethod, GradCam, GradCamPlusPlus, LayerCam, cam_methods};
 use vaelens::explain::{
     AttentionTarget, DEFAULT_METHOD, Explainer, NormalStats, StageGradients, anomaly_method,
     anomaly_methods,
 };
-use vaelens::model::{Vae, VaeConfig, init_weights};
 
 /// A stage of `features[k]` (side * side each) and, for one dimension per entry of `grads`, its
 /// gradients `grads[i][k]`.
@@ -209,15 +210,7 @@ fn registries_list_the_papers_rules_first() {
 
 #[test]
 fn gradcam_diff_is_the_papers_eq4() {
-    let config = VaeConfig {
-        input_size: 16,
-        channels: 1,
-        stages: vec![4, 8],
-        hidden: 16,
-        latent_dim: 3,
-    };
-    let device = Device::flex().autodiff();
-    let model = Vae::from_tensors(&config, &init_weights(&config, 7), &device).unwrap();
+    let (model, config, device) = tiny_vae();
     let explainer = Explainer::new(model, config, NormalStats::prior(3), device);
     let mut rng = StdRng::seed_from_u64(3);
     let image: Vec<f32> = (0..256).map(|_| rng.random_range(0.0..1.0)).collect();

@@ -66,10 +66,7 @@ impl Explainer {
         let mut stitch = Stitch::new(tiling);
         let mut image_score = f64::NEG_INFINITY;
         for positions in tiling.positions().chunks(WINDOW_BATCH) {
-            let windows: Vec<Vec<f32>> = positions
-                .iter()
-                .map(|&p| tiling.crop(image, self.config.channels, p))
-                .collect();
+            let windows = self.windows(image, tiling, positions);
             for (anomaly, &p) in method
                 .anomaly_maps(self, &windows, stage)
                 .iter()
@@ -83,6 +80,19 @@ impl Explainer {
             map: stitch.finish(),
             image_score,
         }
+    }
+
+    /// The windows of `image` at `positions`, each CHW at the model's input size.
+    fn windows(
+        &self,
+        image: &[f32],
+        tiling: Tiling,
+        positions: &[(usize, usize)],
+    ) -> Vec<Vec<f32>> {
+        positions
+            .iter()
+            .map(|&p| tiling.crop(image, self.config.channels, p))
+            .collect()
     }
 
     /// Attention maps of a whole image at `image_size()`: `attention` itself, or for a patch model
@@ -104,10 +114,7 @@ impl Explainer {
         let mut overall = Stitch::new(tiling);
         let mut centre_maps = None;
         for positions in tiling.positions().chunks(WINDOW_BATCH) {
-            let windows: Vec<Vec<f32>> = positions
-                .iter()
-                .map(|&p| tiling.crop(image, self.config.channels, p))
-                .collect();
+            let windows = self.windows(image, tiling, positions);
             for (maps, &p) in self
                 .attention_batch(&windows, stage, target, cam)
                 .into_iter()

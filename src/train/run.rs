@@ -149,6 +149,17 @@ pub fn train(
     let mut images_seen = 0usize;
     let remaining_images = samples_per_epoch * config.epochs.saturating_sub(first_epoch);
     let side = model_config.input_size;
+    let checkpoint_now = |model: &Vae, optimizer: &ModuleOptimizer, state: &TrainState| {
+        save(
+            model,
+            optimizer,
+            &model_config,
+            &sampler,
+            state,
+            &run_dir,
+            &device,
+        )
+    };
     let dims = model_config.latent_dim;
 
     for epoch in first_epoch..config.epochs {
@@ -162,15 +173,7 @@ pub fn train(
         let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
         for (b, indices) in batches.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
-                let checkpoint = save(
-                    &model,
-                    &optimizer,
-                    &model_config,
-                    &sampler,
-                    &state,
-                    &run_dir,
-                    &device,
-                )?;
+                let checkpoint = checkpoint_now(&model, &optimizer, &state)?;
                 return Ok(TrainOutcome::Cancelled(checkpoint));
             }
             let step = state.steps_done;
@@ -241,27 +244,11 @@ pub fn train(
         }
         let last = epoch + 1 == config.epochs;
         if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
-            save(
-                &model,
-                &optimizer,
-                &model_config,
-                &sampler,
-                &state,
-                &run_dir,
-                &device,
-            )?;
+            checkpoint_now(&model, &optimizer, &state)?;
             let _ = events.send(TrainEvent::Checkpoint(run_dir.clone()));
         }
     }
-    let checkpoint = save(
-        &model,
-        &optimizer,
-        &model_config,
-        &sampler,
-        &state,
-        &run_dir,
-        &device,
-    )?;
+    let checkpoint = checkpoint_now(&model, &optimizer, &state)?;
     Ok(TrainOutcome::Finished(checkpoint))
 }
 

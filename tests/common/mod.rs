@@ -1,10 +1,14 @@
-//! Helpers shared by the GUI and engine tests.
+//! Helpers shared by the tests.
+
+// Each test crate compiles this module and uses only some of its helpers.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use vaelens::checkpoint::Checkpoint;
-use vaelens::explain::Tiling;
-use vaelens::model::VaeConfig;
+use vaelens::explain::{NormalStats, Tiling};
+use vaelens::model::{Vae, VaeConfig, init_weights};
 
 pub fn sample_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
@@ -16,7 +20,6 @@ pub fn tiny_model(dir: &Path, seed: u64) -> PathBuf {
 }
 
 /// The same network as a patch VAE scoring 128 px images in 32 px windows.
-#[allow(dead_code)] // each test crate compiles this module; only some use every helper
 pub fn tiny_patch_model(dir: &Path, seed: u64) -> PathBuf {
     let tiling = Tiling::new(128, 32);
     save_tiny(dir.join("tiny-patch.safetensors"), seed, Some(tiling))
@@ -34,4 +37,30 @@ fn save_tiny(path: PathBuf, seed: u64, tiling: Option<Tiling>) -> PathBuf {
     checkpoint.tiling = tiling;
     checkpoint.save_file(&path, false).unwrap();
     path
+}
+
+/// A 16 px, D = 3 network on the CPU with autodiff, small enough to check against hand
+/// computation and finite differences.
+pub fn tiny_vae() -> (Vae, VaeConfig, Device) {
+    let config = VaeConfig {
+        input_size: 16,
+        channels: 1,
+        stages: vec![4, 8],
+        hidden: 16,
+        latent_dim: 3,
+    };
+    let device = Device::flex().autodiff();
+    let model = Vae::from_tensors(&config, &init_weights(&config, 7), &device).unwrap();
+    (model, config, device)
+}
+
+/// Normal statistics for `tiny_vae`'s three dimensions, away from the prior.
+pub fn tiny_stats() -> NormalStats {
+    NormalStats {
+        mu: vec![0.1, -0.2, 0.05],
+        var: vec![0.8, 1.2, 0.5],
+        count: 10,
+        features: Vec::new(),
+        pixels: None,
+    }
 }
