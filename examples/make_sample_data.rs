@@ -3,6 +3,10 @@
 //!
 //! cargo run --example make_sample_data -- <texture.png> <out_dir> [--size N] [--train N]
 //!     [--good N] [--per-defect N] [--seed N] [--rgb]
+//!
+//! The CC0 photos in sample_data/textures/ are ready to use; sample_data/brick was made with
+//! `cargo run --example make_sample_data -- sample_data/textures/brick.png sample_data/brick
+//! --size 128 --train 80 --good 12 --per-defect 6 --seed 7` (sample_data/README.md).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

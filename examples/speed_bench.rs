@@ -1,6 +1,7 @@
-//! Speed benchmark of the three operations that `shared/bench/torch_baseline.py` times, on the
-//! same architecture (SPEC's reference: 128 px, stages 32-64-128-256, hidden 512, D = 32) and
-//! the same way (median of repeats after warm-up), so the two tables compare as ratios:
+//! Speed benchmark of the three operations that `bench/torch_baseline.py` times in PyTorch, on
+//! the same model (the reference architecture of docs/method.md §1: 128 px, stages 32-64-128-256,
+//! hidden 512, D = 32) and the same way (median of repeats after warm-up), so the two sets of
+//! figures compare as ratios:
 //! - train_img_per_s: forward + backward + Adam step at batch 32 (BCE + KL, as `train` does);
 //! - attention_ms: encoder forward and all D per-dimension Grad-CAM maps at the last stage (one
 //!   backward through D copies) plus the overall map, for one image, upsampled to the input;
@@ -8,7 +9,7 @@
 //!
 //! Run: `cargo run --example speed_bench -- [--backend cpu|wgpu] [--size 128]
 //! [--channels 1] [--latent 32] [--batch 32]`. On the CPU, set RAYON_NUM_THREADS to the thread
-//! count given to torch_baseline.py (`--threads`).
+//! count given to bench/torch_baseline.py (`--threads`). docs/speed.md has the measured figures.
 
 use std::time::Instant;
 
