@@ -4,6 +4,7 @@ mod config;
 mod error;
 mod init;
 mod loss;
+pub mod pretrained;
 mod vae;
 mod weights;
 
