@@ -15,7 +15,7 @@ use vaelens::checkpoint::Checkpoint;
 use vaelens::engine::{BackendSource, Command, Engine, Event, TrainRequest};
 use vaelens::gui::{App, GuiOptions, Tab};
 use vaelens::model::VaeConfig;
-use vaelens::train::TrainConfig;
+use vaelens::run::RunOptions;
 
 fn main() {
     let frames: usize = std::env::args()
@@ -95,13 +95,11 @@ fn model_128(root: &Path, tmp: &Path) -> PathBuf {
 
 fn request(run_dir: &Path) -> TrainRequest {
     TrainRequest {
-        config: TrainConfig {
-            epochs: 1000,
-            ..TrainConfig::default()
+        options: RunOptions {
+            epochs: Some(1000),
+            latent_dim: 32,
+            ..RunOptions::default()
         },
-        latent_dim: 32,
-        input_size: 128,
-        patch: true,
         run_dir: run_dir.to_path_buf(),
         resume: false,
     }
@@ -151,7 +149,7 @@ fn frame_times(
             let app = harness.state_mut();
             match tab {
                 Tab::Anomaly => {
-                    if let Some(&(lo, hi)) = app.anomaly.ranges.get(app.anomaly.method) {
+                    if let Some(&(lo, hi)) = app.anomaly.ranges.get(&app.anomaly.method) {
                         let t = lo + (hi - lo) * (k % 50) as f32 / 50.0;
                         app.anomaly.set_threshold(t);
                     }

@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         input_size: a.size,
         channels: a.channels,
         latent_dim: a.latent,
+        backbone: None,
         ..VaeConfig::reference(a.channels)
     };
     let mut model = Vae::from_tensors(&config, &init_weights(&config, 0), &device)?;

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 
-use crate::explain::{Explainer, NormalStats, Tiling};
+use crate::explain::{Explainer, NormalStats};
 use crate::model::{ModelError, NamedTensors, Vae, VaeConfig, read_safetensors, write_safetensors};
+use crate::tiling::Tiling;
 use crate::train::TrainState;
 
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -26,7 +27,7 @@ pub enum CheckpointError {
         "{0} has no vaelens config in its metadata; for PyTorch weights pass `--weights W.safetensors --config C.json`"
     )]
     NoConfig(PathBuf),
-    #[error("{path}: metadata `{key}` is unreadable: {reason}")]
+    #[error("{path}: metadata `{key}` cannot be used: {reason}")]
     BadMetadata {
         path: PathBuf,
         key: &'static str,
@@ -41,7 +42,7 @@ pub enum CheckpointError {
 pub struct Checkpoint {
     pub config: VaeConfig,
     pub tensors: NamedTensors,
-    /// Normal latent statistics (SPEC §3); None for foreign weights.
+    /// Normal latent statistics (docs/method.md §3); None for foreign weights.
     pub stats: Option<NormalStats>,
     pub state: Option<TrainState>,
     /// Set for patch models: how whole images are cut into the model's input windows.
@@ -107,6 +108,11 @@ impl Checkpoint {
     /// Loads a single-file vaelens checkpoint.
     pub fn load_file(path: &Path) -> Result<Self, CheckpointError> {
         let (tensors, metadata) = read_safetensors(path)?;
+        let bad = |key, reason| CheckpointError::BadMetadata {
+            path: path.to_path_buf(),
+            key,
+            reason,
+        };
         let config: VaeConfig = parse(path, &metadata, CONFIG_KEY)?
             .ok_or_else(|| CheckpointError::NoConfig(path.to_path_buf()))?;
         let checkpoint = Self {
@@ -116,25 +122,27 @@ impl Checkpoint {
             state: parse(path, &metadata, STATE_KEY)?,
             tiling: parse(path, &metadata, TILING_KEY)?,
         };
-        checkpoint.config.validate()?;
-        if let Some(t) = checkpoint.tiling
-            && (t.window != checkpoint.config.input_size
-                || t.image_size < t.window
-                || t.stride == 0)
+        checkpoint
+            .config
+            .validate()
+            .map_err(|e| bad(CONFIG_KEY, e.to_string()))?;
+        let config = &checkpoint.config;
+        if let Some(why) = checkpoint
+            .tiling
+            .and_then(|t| t.mismatch(config.input_size))
         {
-            return Err(CheckpointError::BadMetadata {
-                path: path.to_path_buf(),
-                key: TILING_KEY,
-                reason: format!(
-                    "windows of {} px every {} px over {} px images do not fit a model with {} px input",
-                    t.window, t.stride, t.image_size, checkpoint.config.input_size
-                ),
-            });
+            return Err(bad(TILING_KEY, why));
+        }
+        if let Some(why) = checkpoint.stats.as_ref().and_then(|s| s.mismatch(config)) {
+            return Err(bad(STATS_KEY, why));
+        }
+        if let Some(why) = checkpoint.state.as_ref().and_then(|s| s.mismatch()) {
+            return Err(bad(STATE_KEY, why));
         }
         Ok(checkpoint)
     }
 
-    /// Loads PyTorch weights (SPEC §7 names) with their architecture config.
+    /// Loads PyTorch weights (docs/method.md §7 names) with their architecture config.
     pub fn load_pytorch(weights: &Path, config: &Path) -> Result<Self, CheckpointError> {
         let config = VaeConfig::from_json_file(config)?;
         let (tensors, _) = read_safetensors(weights)?;

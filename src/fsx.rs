@@ -37,6 +37,34 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomic(path, |w| w.write_all(bytes))
 }
 
+/// Creates `dir` if needed and checks that a file can be written in it, so that work whose
+/// results go there fails before it starts rather than after.
+pub fn ensure_writable_dir(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
+    let probe = temp_path_for(&dir.join("write-check"))?;
+    File::create(&probe).map_err(|e| with_path(e, dir))?;
+    fs::remove_file(&probe).map_err(|e| with_path(e, &probe))
+}
+
+/// Removes the temporary files that interrupted atomic writes of `path` left behind.
+pub fn remove_stale_temps(path: &Path) -> io::Result<()> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(with_path(e, dir)),
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            fs::remove_file(entry.path()).map_err(|e| with_path(e, &entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Adds the file name to an I/O error's message, keeping its kind.
 pub fn with_path(err: io::Error, path: &Path) -> io::Error {
     io::Error::new(err.kind(), format!("{}: {err}", path.display()))

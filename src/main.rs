@@ -16,6 +16,12 @@ fn main() -> ExitCode {
         .without_time()
         .init();
     let args = cli::Cli::parse();
+    if args.backend_choice() == vaelens::backend::BackendChoice::Cpu {
+        // burn restores Adam's state (`--resume`) on its default device, wgpu when compiled in:
+        // pin the default to the CPU so that a CPU run never opens a GPU.
+        // SAFETY: no other thread has started yet, so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,4 +1,4 @@
-//! SPEC §2 checks: alpha against finite differences on a tiny network, and the one-backward
+//! docs/method.md §2 checks: alpha against finite differences on a tiny network, and the one-backward
 //! replication trick against D separate backward passes.
 
 mod common;
@@ -7,7 +7,7 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use common::{tiny_stats, tiny_vae};
-use vaelens::explain::cam::GradCam;
+use vaelens::explain::cam::{CamMethod, GradCam};
 use vaelens::explain::{AttentionTarget, NormalStats, stage_gradients, stage_gradients_batch};
 use vaelens::model::{Vae, to_host};
 
@@ -65,7 +65,7 @@ fn alpha_matches_central_finite_differences() {
             for i in 0..3 {
                 let step = 2.0 * eps * (side * side) as f32;
                 let fd = (up[i] - down[i]) / step;
-                let alpha = GradCam::alpha(&grads, i)[k];
+                let alpha = GradCam.cam_weights(&grads, i)[k];
                 // f32 rounding of mu (a few ulps through the network), divided by the step.
                 let roundoff = 16.0 * f32::EPSILON * up[i].abs().max(0.1) / step;
                 assert!(

@@ -81,7 +81,11 @@ fn gradcam_plus_plus_by_hand() {
         &[vec![1.0, 0.0, 0.0, 1.0], vec![1.0, -1.0, 2.0, -2.0]],
         &[vec![vec![1.0, 0.5, -1.0, 0.0], vec![2.0, 2.0, -3.0, 0.0]]],
     );
-    assert_close(&GradCamPlusPlus::weights(&g, 0), &[5.0 / 12.0, 2.0], 1e-5);
+    assert_close(
+        &GradCamPlusPlus.cam_weights(&g, 0),
+        &[5.0 / 12.0, 2.0],
+        1e-5,
+    );
     assert_close(
         &GradCamPlusPlus.dimension_map(&g, 0),
         &[29.0 / 12.0, 0.0, 4.0, 0.0],
@@ -100,7 +104,7 @@ fn gradcam_plus_plus_zero_denominator_gives_zero_alpha() {
         &[vec![1.0, -3.0, 0.0, 0.0]],
         &[vec![vec![1.0, 0.5, 0.0, 0.0]]],
     );
-    assert_close(&GradCamPlusPlus::weights(&g, 0), &[0.5], 1e-5);
+    assert_close(&GradCamPlusPlus.cam_weights(&g, 0), &[0.5], 1e-5);
     assert_close(
         &GradCamPlusPlus.dimension_map(&g, 0),
         &[0.5, 0.0, 0.0, 0.0],
@@ -200,7 +204,7 @@ fn registries_list_the_papers_rules_first() {
     let cams: Vec<&str> = cam_methods().iter().map(|m| m.id()).collect();
     assert_eq!(cams, ["gradcam", "layercam", "gradcampp"]);
     let methods: Vec<&str> = anomaly_methods().iter().map(|m| m.id()).collect();
-    assert_eq!(methods[0], DEFAULT_METHOD);
+    assert_eq!(methods[0], DEFAULT_METHOD.as_str());
     assert!(methods.contains(&"gradcam-diff") && methods.contains(&"gradcam-mu"));
     let mut unique = methods.clone();
     unique.sort();

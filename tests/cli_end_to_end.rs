@@ -61,8 +61,8 @@ fn train_explain_eval_export_on_sample_data() {
     assert!(run.join("model.safetensors").is_file());
     assert!(run.join("config.json").is_file());
 
-    // Resume to a third epoch.
-    ok(&[
+    // Resume to a third epoch, on the CPU alone: restoring Adam's state opens no GPU.
+    let resumed = vaelens(&[
         "train",
         s(&data),
         "--out",
@@ -73,6 +73,11 @@ fn train_explain_eval_export_on_sample_data() {
         "--backend",
         "cpu",
     ]);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    for gpu_noise in ["XDG_RUNTIME_DIR", "EGL", "wgpu"] {
+        assert!(!stderr.contains(gpu_noise), "{stderr}");
+    }
     let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&run).unwrap();
     assert_eq!(checkpoint.state.unwrap().history.len(), 3);
     assert_eq!(
@@ -292,4 +297,79 @@ fn bad_invocations_explain_themselves() {
         "cpu",
     ]);
     assert!(message.contains("larger than the images"), "{message}");
+    for (flag, value, said) in [
+        ("--lr", "nan", "learning rate"),
+        ("--beta", "nan", "beta"),
+        ("--epochs", "0", "number of epochs"),
+    ] {
+        let message = failure(&[
+            "train",
+            s(&sample()),
+            "--out",
+            s(&tmp.path().join("r")),
+            flag,
+            value,
+            "--backend",
+            "cpu",
+        ]);
+        assert!(message.contains(said), "{flag} {value}: {message}");
+    }
+    // An output folder that cannot be written fails before any training work.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let message = failure(&["train", s(&sample()), "--out", s(&file), "--backend", "cpu"]);
+    assert!(message.contains("cannot write the run folder"), "{message}");
+    assert!(!message.contains("training on"), "{message}");
+}
+
+/// SIGTERM (what `kill` and `timeout` send) stops training with a checkpoint, as Ctrl-C does.
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_training_with_a_checkpoint() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vaelens"))
+        .args([
+            "train",
+            s(&sample()),
+            "--out",
+            s(&run),
+            "--size",
+            "64",
+            "--latent",
+            "4",
+            "--epochs",
+            "10000",
+            "--backend",
+            "cpu",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while !line.starts_with("epoch") {
+        line.clear();
+        assert_ne!(
+            stderr.read_line(&mut line).unwrap(),
+            0,
+            "no epoch line:\n{seen}"
+        );
+        seen.push_str(&line);
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}{rest}");
+    assert!(rest.contains("stopped; checkpoint kept"), "{seen}{rest}");
+    let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&run).unwrap();
+    assert!(checkpoint.state.unwrap().epochs_done >= 1);
 }

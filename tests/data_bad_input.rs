@@ -228,3 +228,88 @@ fn synth_refuses_to_overwrite() {
     let err = synth_category(&tiny, &tmp.path().join("new"), &cfg).unwrap_err();
     assert!(err.to_string().contains("4x4"), "{err}");
 }
+
+/// A decompression bomb: a valid PNG of 13000 x 13000 px, half a megabyte on disk, is refused
+/// from its header with a message naming it, before anything the size of the image is allocated;
+/// a training folder holding one skips it and trains on the rest.
+#[test]
+fn a_huge_image_is_refused_from_its_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("train/good");
+    gray(&good.join("000.png"), 32, 32);
+    let bomb = good.join("bomb.png");
+    GrayImage::new(13_000, 13_000).save(&bomb).unwrap();
+    assert!(fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let err = load_image(&bomb).unwrap_err();
+    assert!(matches!(err, DataError::TooLarge { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("bomb.png") && msg.contains("13000 x 13000"),
+        "{msg}"
+    );
+    let set = TrainSet::load(
+        &[good.join("000.png"), bomb.clone()],
+        1,
+        16,
+        &mut no_progress(),
+    )
+    .unwrap();
+    assert_eq!(set.n, 1);
+    assert_eq!(set.skipped[0].path, bomb);
+}
+
+/// A JPEG cut short decodes without complaint in the decoder (the missing rows are filled in):
+/// it is refused by name instead.
+#[test]
+fn a_truncated_jpeg_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full.jpg");
+    image::RgbImage::from_fn(64, 64, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 4) as u8, 99])
+    })
+    .save(&full)
+    .unwrap();
+    assert!(load_image(&full).is_ok());
+    let bytes = fs::read(&full).unwrap();
+    let cut = tmp.path().join("cut.jpg");
+    fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let msg = load_image(&cut).unwrap_err().to_string();
+    assert!(
+        msg.contains("cut.jpg") && msg.contains("truncated"),
+        "{msg}"
+    );
+}
+
+/// Masks of 0/1 or gray values mark their defects (they were read as all good).
+#[test]
+fn masks_that_are_not_0_255_still_mark_defects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("img.png");
+    gray(&image, 4, 2);
+    for (name, on) in [("ones.png", 1u8), ("gray.png", 90), ("full.png", 255)] {
+        let mask = tmp.path().join(name);
+        GrayImage::from_fn(4, 2, |x, _| Luma([if x < 2 { on } else { 0 }]))
+            .save(&mask)
+            .unwrap();
+        let marked = load_mask(&mask, (4, 2), &image).unwrap();
+        assert_eq!(
+            marked,
+            vec![true, true, false, false, true, true, false, false],
+            "{name}"
+        );
+    }
+}
+
+/// File names that are not UTF-8 are images like any other (they were dropped silently).
+#[cfg(unix)]
+#[test]
+fn non_utf8_file_names_are_kept() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("cat/train/good");
+    gray(&good.join("a.png"), 16, 16);
+    let odd = good.join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+    gray(&odd, 16, 16);
+    let category = Category::discover(&tmp.path().join("cat")).unwrap();
+    assert!(category.train.contains(&odd), "{:?}", category.train);
+}

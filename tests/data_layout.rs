@@ -281,13 +281,22 @@ fn channels_are_detected_from_the_first_images() {
 fn mask_is_thresholded_row_major() {
     let tmp = tempfile::tempdir().unwrap();
     let m = tmp.path().join("m.png");
-    GrayImage::from_raw(3, 1, vec![0, 128, 127])
+    // Defect is at least half the mask's largest value: 128 of 255 in a 0/255 mask.
+    GrayImage::from_raw(3, 1, vec![0, 255, 127])
         .unwrap()
         .save(&m)
         .unwrap();
     assert_eq!(
         load_mask(&m, (3, 1), Path::new("img.png")).unwrap(),
         [false, true, false]
+    );
+    GrayImage::from_raw(3, 1, vec![0, 128, 127])
+        .unwrap()
+        .save(&m)
+        .unwrap();
+    assert_eq!(
+        load_mask(&m, (3, 1), Path::new("img.png")).unwrap(),
+        [false, true, true]
     );
 }
 

@@ -1,6 +1,6 @@
 //! The explorer's worker without a window: decode requests are coalesced; training can be
 //! paused, resumed and stopped while the model stays explorable; shutting down mid-training
-//! leaves a loadable checkpoint.
+//! leaves a loadable checkpoint; image files are written and read for the window.
 
 mod common;
 
@@ -13,6 +13,7 @@ use crossbeam_channel::Receiver;
 use vaelens::backend::BackendChoice;
 use vaelens::checkpoint::Checkpoint;
 use vaelens::engine::{BackendSource, Command, Engine, Event, TrainRequest, TrainingStatus};
+use vaelens::run::{EncoderChoice, RunOptions, Window};
 use vaelens::train::{TrainConfig, TrainEvent};
 
 /// Waits for the first event `pick` accepts, failing on timeout.
@@ -86,15 +87,18 @@ fn training_pauses_resumes_stops_and_survives_shutdown() {
     });
     commands
         .send(Command::StartTraining(TrainRequest {
-            config: TrainConfig {
-                epochs: 50,
-                batch_size: 16,
-                checkpoint_every: 1,
-                ..TrainConfig::default()
+            options: RunOptions {
+                image_size: 32,
+                window: Window::WholeImage,
+                latent_dim: 4,
+                epochs: Some(50),
+                train: TrainConfig {
+                    batch_size: 16,
+                    checkpoint_every: 1,
+                    ..TrainConfig::default()
+                },
+                ..RunOptions::default()
             },
-            latent_dim: 4,
-            input_size: 32,
-            patch: false,
             run_dir: run_dir.clone(),
             resume: false,
         }))
@@ -156,14 +160,17 @@ fn stop_ends_training_with_a_checkpoint() {
     engine
         .commands
         .send(Command::StartTraining(TrainRequest {
-            config: TrainConfig {
-                epochs: 50,
-                batch_size: 16,
-                ..TrainConfig::default()
+            options: RunOptions {
+                image_size: 32,
+                encoder: EncoderChoice::Scratch,
+                latent_dim: 4,
+                epochs: Some(50),
+                train: TrainConfig {
+                    batch_size: 16,
+                    ..TrainConfig::default()
+                },
+                ..RunOptions::default()
             },
-            latent_dim: 4,
-            input_size: 32,
-            patch: true,
             run_dir: run_dir.clone(),
             resume: false,
         }))
@@ -182,4 +189,49 @@ fn stop_ends_training_with_a_checkpoint() {
     let tiling = checkpoint.tiling.expect("the GUI trains a patch VAE");
     assert_eq!((tiling.image_size, tiling.window), (32, 16));
     assert_eq!(checkpoint.config.input_size, 16);
+}
+
+#[test]
+fn the_worker_writes_pngs_and_reads_images_for_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    let image = image::RgbaImage::from_pixel(3, 2, image::Rgba([10, 20, 30, 255]));
+    let png = dir.path().join("new/folder/grid.png");
+    engine
+        .commands
+        .send(Command::WritePng {
+            image: image.clone(),
+            path: png.clone(),
+            what: "traversal grid".into(),
+        })
+        .unwrap();
+    let (what, paths) = wait_for(&engine.events, "the written PNG", |e| match e {
+        Event::Written { what, paths } => Some((what, paths)),
+        _ => None,
+    });
+    assert_eq!(paths, vec![png.clone()]);
+    assert!(what.starts_with("traversal grid"), "{what}");
+    assert_eq!(image::open(&png).unwrap().to_rgba8(), image);
+
+    let picture = sample_data().join("test/hole/000.png");
+    engine
+        .commands
+        .send(Command::LoadImage(picture.clone()))
+        .unwrap();
+    let (path, read) = wait_for(&engine.events, "the image", |e| match e {
+        Event::Image { path, image } => Some((path, image)),
+        _ => None,
+    });
+    assert_eq!(path, picture);
+    assert_eq!(read, image::open(&picture).unwrap().to_rgba8());
+
+    engine
+        .commands
+        .send(Command::LoadImage(dir.path().join("missing.png")))
+        .unwrap();
+    let error = wait_for(&engine.events, "an error", |e| match e {
+        Event::Error(e) => Some(e),
+        _ => None,
+    });
+    assert!(error.contains("missing.png"), "{error}");
 }

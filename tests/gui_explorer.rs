@@ -14,7 +14,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 use vaelens::backend::BackendChoice;
-use vaelens::explain::DEFAULT_METHOD;
+use vaelens::explain::cam::{DEFAULT_CAM, cam_methods};
+use vaelens::explain::methods::GradCamMu;
+use vaelens::explain::{DEFAULT_METHOD, PAPER_METHOD};
 use vaelens::gui::{App, GuiOptions, Tab};
 
 fn harness(options: GuiOptions) -> Harness<'static, App> {
@@ -80,10 +82,10 @@ fn explorer_threshold_latent_slider_and_export() {
     });
 
     // The paper's map (Eq. 4) and the default map side by side, each captioned; the toggle hides them.
-    let paper_id = if DEFAULT_METHOD == "gradcam-diff" {
-        "gradcam-mu"
+    let paper_id = if DEFAULT_METHOD == PAPER_METHOD {
+        GradCamMu::ID
     } else {
-        "gradcam-diff"
+        PAPER_METHOD
     };
     let stage = harness.state().shared.scored.as_ref().unwrap().stage;
     let paper = format!("paper's map: {paper_id} (stage {stage})");
@@ -100,7 +102,7 @@ fn explorer_threshold_latent_slider_and_export() {
     let before = harness.state().anomaly.figures().unwrap().predicted_pixels;
 
     // Move the threshold slider well away from where it is.
-    let (lo, hi) = harness.state().anomaly.ranges[harness.state().anomaly.method];
+    let (lo, hi) = harness.state().anomaly.ranges[&harness.state().anomaly.method];
     let current = harness.state().anomaly.threshold().unwrap();
     let target = if current > 0.5 * (lo + hi) {
         lo + 0.02 * (hi - lo)
@@ -163,6 +165,44 @@ fn explorer_threshold_latent_slider_and_export() {
     harness.get_by_label_contains("z0  KL").click();
     harness.step();
     assert!(harness.state().attention.picked.contains(&0));
+
+    // The CAM rule combo offers every registered rule; picking one explains the image anew, and
+    // going back is served from the worker's cache (keyed on the rule).
+    let gradcam = harness.state().shared.explained.clone().unwrap();
+    assert_eq!(gradcam.cam, DEFAULT_CAM);
+    harness.get_by_label("CAM rule").click();
+    for _ in 0..10 {
+        if harness.query_by_label("layercam").is_some() {
+            break;
+        }
+        harness.step();
+    }
+    for cam in cam_methods() {
+        let offered = harness.query_all_by_label(cam.id()).next().is_some();
+        assert!(offered, "{} is offered", cam.id());
+    }
+    harness.get_by_label("layercam").click();
+    pump_until(&mut harness, "the LayerCAM maps", |app| {
+        app.shared
+            .explained
+            .as_ref()
+            .is_some_and(|e| e.cam == "layercam")
+    });
+    let layercam = harness.state().shared.explained.clone().unwrap();
+    assert_eq!(layercam.path, gradcam.path);
+    assert_ne!(layercam.maps.overall, gradcam.maps.overall);
+    harness.state_mut().shared.cam = DEFAULT_CAM;
+    pump_until(&mut harness, "the cached Grad-CAM maps", |app| {
+        app.shared
+            .explained
+            .as_ref()
+            .is_some_and(|e| e.cam == DEFAULT_CAM)
+    });
+    let again = harness.state().shared.explained.clone().unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&again, &gradcam),
+        "served from the cache"
+    );
     click_tab(&mut harness, Tab::Traversal);
     pump_until(&mut harness, "the first decoded image", |app| {
         app.traversal.decoded.is_some() && app.traversal.shown_seq == app.traversal.seq

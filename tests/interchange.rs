@@ -1,4 +1,4 @@
-//! PyTorch interchange (SPEC §7): weights written by PyTorch load by name, and vaelens' forward
+//! PyTorch interchange (docs/method.md §7): weights written by PyTorch load by name, and vaelens' forward
 //! pass, attention maps and gradcam-diff maps agree with PyTorch's (fixtures made by
 //! tests/fixtures/interchange/make_fixtures.py).
 

@@ -1,4 +1,4 @@
-//! The worked example of SPEC §5 and small hand-computed cases with ties.
+//! The worked example of docs/method.md §5 and small hand-computed cases with ties.
 
 use vaelens::metrics::{
     MetricsError, PixelImage, PixelPool, ScoredImage, au_pro, auroc, evaluate, f1_max, pro_curve,

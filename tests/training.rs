@@ -9,9 +9,10 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use vaelens::backend::{BackendChoice, select};
 use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
 use vaelens::data::TrainSet;
-use vaelens::explain::Tiling;
 use vaelens::model::VaeConfig;
-use vaelens::train::{TrainConfig, TrainError, TrainEvent, TrainJob, TrainOutcome, train};
+use vaelens::run::{RunError, RunJob, RunOutcome, execute};
+use vaelens::tiling::Tiling;
+use vaelens::train::{TrainConfig, TrainError, TrainEvent};
 
 fn data() -> TrainSet {
     let mut rng = StdRng::seed_from_u64(11);
@@ -34,6 +35,7 @@ fn model() -> VaeConfig {
         stages: vec![4, 8],
         hidden: 16,
         latent_dim: 3,
+        backbone: None,
     }
 }
 
@@ -51,10 +53,10 @@ fn run(
     config: TrainConfig,
     resume: Option<Checkpoint>,
     cancel: &AtomicBool,
-) -> (Result<TrainOutcome, TrainError>, Vec<TrainEvent>) {
+) -> (Result<RunOutcome, RunError>, Vec<TrainEvent>) {
     let data = data();
     let (sender, receiver) = crossbeam_channel::unbounded();
-    let job = TrainJob {
+    let job = RunJob {
         data: &data,
         model: model(),
         config,
@@ -64,7 +66,7 @@ fn run(
         data_dir: None,
         tiling: None,
     };
-    let outcome = train(job, &sender, cancel);
+    let outcome = execute(job, &sender, cancel);
     drop(sender);
     (outcome, receiver.iter().collect())
 }
@@ -75,7 +77,7 @@ fn same_seed_same_weights_on_cpu() {
     let go = AtomicBool::new(false);
     let (first, events) = run(a.path(), config(2), None, &go);
     let (second, _) = run(b.path(), config(2), None, &go);
-    let (TrainOutcome::Finished(x), TrainOutcome::Finished(y)) = (first.unwrap(), second.unwrap())
+    let (RunOutcome::Finished(x), RunOutcome::Finished(y)) = (first.unwrap(), second.unwrap())
     else {
         panic!("both runs finish");
     };
@@ -96,7 +98,7 @@ fn same_seed_same_weights_on_cpu() {
         ..config(2)
     };
     let (third, _) = run(tempfile::tempdir().unwrap().path(), other_seed, None, &go);
-    let TrainOutcome::Finished(z) = third.unwrap() else {
+    let RunOutcome::Finished(z) = third.unwrap() else {
         panic!()
     };
     assert_ne!(x.tensors, z.tensors, "another seed gives another network");
@@ -110,7 +112,7 @@ fn resuming_continues_from_the_checkpoint() {
     let checkpoint = Checkpoint::load_run(dir.path()).unwrap();
     assert_eq!(checkpoint.state.as_ref().unwrap().epochs_done, 1);
     let (outcome, events) = run(dir.path(), config(3), Some(checkpoint), &go);
-    let TrainOutcome::Finished(done) = outcome.unwrap() else {
+    let RunOutcome::Finished(done) = outcome.unwrap() else {
         panic!()
     };
     let state = done.state.unwrap();
@@ -131,7 +133,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let go = AtomicBool::new(false);
     let straight = tempfile::tempdir().unwrap();
     let (outcome, _) = run(straight.path(), config(3), None, &go);
-    let TrainOutcome::Finished(straight) = outcome.unwrap() else {
+    let RunOutcome::Finished(straight) = outcome.unwrap() else {
         panic!()
     };
     let split = tempfile::tempdir().unwrap();
@@ -139,7 +141,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     assert!(split.path().join("optimizer.bpk").exists());
     let checkpoint = Checkpoint::load_run(split.path()).unwrap();
     let (outcome, events) = run(split.path(), config(3), Some(checkpoint), &go);
-    let TrainOutcome::Finished(resumed) = outcome.unwrap() else {
+    let RunOutcome::Finished(resumed) = outcome.unwrap() else {
         panic!()
     };
     assert!(
@@ -157,7 +159,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     std::fs::remove_file(restarted.path().join("optimizer.bpk")).unwrap();
     let checkpoint = Checkpoint::load_run(restarted.path()).unwrap();
     let (outcome, _) = run(restarted.path(), config(3), Some(checkpoint), &go);
-    let TrainOutcome::Finished(restarted) = outcome.unwrap() else {
+    let RunOutcome::Finished(restarted) = outcome.unwrap() else {
         panic!()
     };
     assert_ne!(straight.tensors, restarted.tensors, "the test can tell");
@@ -168,7 +170,7 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     std::fs::write(damaged.path().join("optimizer.bpk"), b"not burnpack").unwrap();
     let checkpoint = Checkpoint::load_run(damaged.path()).unwrap();
     let (outcome, events) = run(damaged.path(), config(2), Some(checkpoint), &go);
-    assert!(matches!(outcome.unwrap(), TrainOutcome::Finished(_)));
+    assert!(matches!(outcome.unwrap(), RunOutcome::Finished(_)));
     assert!(
         events.iter().any(|e| matches!(e, TrainEvent::Warning(w)
             if w.starts_with("Adam's state restarts") && w.contains("optimizer.bpk"))),
@@ -176,12 +178,113 @@ fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
     );
 }
 
+/// Trains `config` into `dir` from scratch and asks it to stop when the first checkpoint event
+/// arrives. The events channel is a rendezvous and the loop looks at the flag only after a step's
+/// event has been taken, so it stops right after the first step that follows the checkpoint.
+fn stop_after_first_checkpoint(dir: &Path, config: TrainConfig) -> Checkpoint {
+    let data = data();
+    let cancel = AtomicBool::new(false);
+    let (sender, receiver) = crossbeam_channel::bounded(0);
+    let job = RunJob {
+        data: &data,
+        model: model(),
+        config,
+        run_dir: dir.to_path_buf(),
+        backend: select(BackendChoice::Cpu).unwrap(),
+        resume: None,
+        data_dir: None,
+        tiling: None,
+    };
+    let cancel = &cancel;
+    let outcome = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || execute(job, &sender, cancel));
+        for event in receiver.iter() {
+            if matches!(event, TrainEvent::Checkpoint(_)) {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        worker.join().unwrap()
+    });
+    let RunOutcome::Cancelled(checkpoint) = outcome.unwrap() else {
+        panic!("the run is stopped")
+    };
+    checkpoint
+}
+
+#[test]
+fn a_run_stopped_mid_epoch_resumes_where_it_stopped() {
+    let go = AtomicBool::new(false);
+    let straight = tempfile::tempdir().unwrap();
+    let RunOutcome::Finished(straight) = run(straight.path(), config(3), None, &go).0.unwrap()
+    else {
+        panic!()
+    };
+    // 12 images in batches of 5: 3 steps an epoch; stop after step 4, one batch into epoch 2.
+    let split = tempfile::tempdir().unwrap();
+    let stopped = stop_after_first_checkpoint(split.path(), config(3));
+    let state = stopped.state.as_ref().unwrap();
+    assert_eq!(
+        (state.epochs_done, state.steps_done, state.batches_done),
+        (1, 4, 1)
+    );
+    let checkpoint = Checkpoint::load_run(split.path()).unwrap();
+    let (outcome, events) = run(split.path(), config(3), Some(checkpoint), &go);
+    let RunOutcome::Finished(resumed) = outcome.unwrap() else {
+        panic!()
+    };
+    let steps: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step { step, .. } => Some(*step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        (5..=9).collect::<Vec<_>>(),
+        "no batch is trained twice"
+    );
+    assert_eq!(straight.tensors, resumed.tensors);
+}
+
+#[test]
+fn weights_are_never_paired_with_another_checkpoints_optimizer_state() {
+    let go = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), config(1), None, &go).0.unwrap();
+    let first = std::fs::read(dir.path().join(MODEL_FILE)).unwrap();
+    let checkpoint = Checkpoint::load_run(dir.path()).unwrap();
+    run(dir.path(), config(2), Some(checkpoint), &go).0.unwrap();
+    // As if killed between the two writes of a checkpoint: Adam's state of epoch 2 beside the
+    // weights of epoch 1.
+    std::fs::write(dir.path().join(MODEL_FILE), first).unwrap();
+    let checkpoint = Checkpoint::load_run(dir.path()).unwrap();
+    let (outcome, events) = run(dir.path(), config(3), Some(checkpoint), &go);
+    assert!(matches!(outcome.unwrap(), RunOutcome::Finished(_)));
+    assert!(
+        events.iter().any(|e| matches!(e, TrainEvent::Warning(w)
+            if w.contains("optimizer.bpk") && w.contains("another checkpoint"))),
+        "the mismatch is detected and said"
+    );
+}
+
+#[test]
+fn a_run_clears_the_temporary_files_of_a_killed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join(".model.safetensors.tmp-4242-0");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
+    run(dir.path(), config(1), None, &AtomicBool::new(false))
+        .0
+        .unwrap();
+    assert!(!stale.exists());
+}
+
 #[test]
 fn cancelling_keeps_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(true);
     let (outcome, _) = run(dir.path(), config(5), None, &stop);
-    assert!(matches!(outcome.unwrap(), TrainOutcome::Cancelled(_)));
+    assert!(matches!(outcome.unwrap(), RunOutcome::Cancelled(_)));
     assert!(
         Checkpoint::load_run(dir.path()).is_ok(),
         "a cancelled run leaves a loadable checkpoint"
@@ -201,7 +304,10 @@ fn divergence_stops_with_a_message_and_keeps_the_last_good_checkpoint() {
     };
     let (outcome, _) = run(dir.path(), wild, Some(checkpoint), &go);
     let error = outcome.unwrap_err();
-    assert!(matches!(error, TrainError::Diverged { .. }), "{error}");
+    assert!(
+        matches!(error, RunError::Train(TrainError::Diverged { .. })),
+        "{error}"
+    );
     assert!(
         error.to_string().contains("last good checkpoint"),
         "{error}"
@@ -236,7 +342,7 @@ fn a_patch_model_trains_on_windows_and_keeps_its_tiling() {
     let tiling = Tiling::new(32, 16);
     let dir = tempfile::tempdir().unwrap();
     let (sender, receiver) = crossbeam_channel::unbounded();
-    let job = TrainJob {
+    let job = RunJob {
         data: &data,
         model: model(),
         config: config(1),
@@ -246,7 +352,7 @@ fn a_patch_model_trains_on_windows_and_keeps_its_tiling() {
         data_dir: None,
         tiling: Some(tiling),
     };
-    let outcome = train(job, &sender, &AtomicBool::new(false)).unwrap();
+    let outcome = execute(job, &sender, &AtomicBool::new(false)).unwrap();
     drop(sender);
     let started = receiver.iter().find_map(|e| match e {
         TrainEvent::Started { images, .. } => Some(images),
@@ -257,7 +363,7 @@ fn a_patch_model_trains_on_windows_and_keeps_its_tiling() {
         Some(12 * 4),
         "(32 / 16)^2 = 4 random windows per image and epoch"
     );
-    let TrainOutcome::Finished(checkpoint) = outcome else {
+    let RunOutcome::Finished(checkpoint) = outcome else {
         panic!("the run finishes");
     };
     let stats = checkpoint.stats.as_ref().unwrap();

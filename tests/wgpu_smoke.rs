@@ -12,6 +12,7 @@ fn explainer(device: &burn::tensor::Device) -> Explainer {
         stages: vec![8, 16],
         hidden: 32,
         latent_dim: 4,
+        backbone: None,
     };
     let model = Vae::from_tensors(&config, &init_weights(&config, 5), device).unwrap();
     Explainer::new(model, config, NormalStats::prior(4), device.clone())

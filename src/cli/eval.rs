@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use vaelens::data::{Category, TrainSet};
-use vaelens::eval::{ConstantBaseline, MeanImageBaseline, Report, load_maps_dir, score_test_set};
-use vaelens::explain::{DEFAULT_METHOD, Explainer, NormalStats, anomaly_methods};
+use vaelens::eval::{
+    ConstantBaseline, FOLDER_MAPS, MeanImageBaseline, Report, load_maps_dir, score_test_set,
+};
+use vaelens::explain::{DEFAULT_METHOD, Explainer, MethodId, NormalStats, anomaly_methods};
 
 use super::{BackendArg, ModelSource, progress};
 
@@ -31,12 +33,10 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let category = Category::discover(&args.data_dir)?;
-    let (report, ids, evaluations) = match &args.maps {
+    let (report, evaluations) = match &args.maps {
         Some(maps_dir) => {
             let tests = load_maps_dir(&category, maps_dir)?;
-            let ids = ["maps"];
-            let (report, evaluations) = Report::build(&tests, &ids, category.notes.clone(), None)?;
-            (report, vec!["maps".to_string()], evaluations)
+            Report::build(&tests, &[FOLDER_MAPS], category.notes.clone(), None)?
         }
         None => {
             let checkpoint = args.model.load()?;
@@ -65,18 +65,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             )?;
             bar.finish_and_clear();
             notes.extend(scoring_notes);
-            let ids: Vec<&str> = methods.iter().map(|m| m.id()).collect();
-            debug_assert_eq!(ids[0], DEFAULT_METHOD);
-            let (report, evaluations) = Report::build(&tests, &ids, notes, Some(stage))?;
-            (
-                report,
-                ids.iter().map(|s| s.to_string()).collect(),
-                evaluations,
-            )
+            let ids: Vec<MethodId> = methods.iter().map(|m| MethodId::of(m.as_ref())).collect();
+            debug_assert_eq!(ids.first(), Some(&DEFAULT_METHOD));
+            Report::build(&tests, &ids, notes, Some(stage))?
         }
     };
-    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let curves = report.write(&args.report, &id_refs, &evaluations)?;
+    let curves = report.write(&args.report, &evaluations)?;
     print!("{}", report.table());
     eprintln!(
         "wrote {} and {} curve file(s)",

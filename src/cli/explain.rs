@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use vaelens::data::{load_image, to_model_input};
-use vaelens::explain::cam::cam_methods;
+use vaelens::explain::cam::{DEFAULT_CAM, cam_method, cam_methods};
 use vaelens::explain::{AttentionTarget, DEFAULT_METHOD, anomaly_method};
 use vaelens::map::resize_bilinear;
 use vaelens::render::{self, OverlayOptions};
@@ -28,10 +28,10 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub layer: Option<usize>,
     /// CAM rule of the per-dimension attention maps: the paper's Grad-CAM, LayerCAM or Grad-CAM++.
-    #[arg(long, default_value = "gradcam", value_parser = cam_parser())]
+    #[arg(long, default_value = DEFAULT_CAM, value_parser = cam_parser())]
     pub cam: String,
     /// Anomaly map to write beside the attention maps.
-    #[arg(long, default_value = DEFAULT_METHOD, value_parser = super::method_parser())]
+    #[arg(long, default_value = DEFAULT_METHOD.as_str(), value_parser = super::method_parser())]
     pub method: String,
     #[command(flatten)]
     pub backend: BackendArg,
@@ -43,10 +43,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
     let method = anomaly_method(&args.method).expect("clap checked the name");
-    let cam = cam_methods()
-        .into_iter()
-        .find(|c| c.id() == args.cam)
-        .expect("clap checked the name");
+    let cam = cam_method(&args.cam).expect("clap checked the name");
     let (size, channels) = (explainer.image_size() as u32, explainer.config.channels);
     let bar = progress::bar(args.images.len() as u64, "explaining");
     for path in &args.images {

@@ -6,8 +6,8 @@ use clap::Args;
 
 use vaelens::data::Category;
 use vaelens::eval::{Report, score_test_set};
-use vaelens::explain::{DEFAULT_METHOD, anomaly_method};
-use vaelens::export::export_overlays;
+use vaelens::explain::{DEFAULT_METHOD, MethodId, anomaly_method};
+use vaelens::export::{ExportError, export_overlays};
 use vaelens::render::OverlayOptions;
 
 use super::{BackendArg, progress};
@@ -22,7 +22,7 @@ pub struct ExportArgs {
     /// Output directory: <OUT>/<defect>/<stem>.png.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value = DEFAULT_METHOD, value_parser = super::method_parser())]
+    #[arg(long, default_value = DEFAULT_METHOD.as_str(), value_parser = super::method_parser())]
     pub method: String,
     /// Map value at or above which a pixel is predicted anomalous (default: the F1-max
     /// threshold on this test set, when it has ground truth).
@@ -45,6 +45,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
     let method = anomaly_method(&args.method).expect("clap checked the name");
+    let id = MethodId::of(method.as_ref());
     let bar = progress::bar(category.test.len() as u64, "scoring");
     let (tests, notes) = score_test_set(
         &explainer,
@@ -61,7 +62,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let threshold = match args.threshold {
         Some(t) => Some(t),
         None => {
-            let (report, _) = Report::build(&tests, &[method.id()], Vec::new(), None)?;
+            let (report, _) = Report::build(&tests, &[id], Vec::new(), None)?;
             report.overall.f1_threshold.map(|t| t as f32)
         }
     };
@@ -76,13 +77,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let bar = progress::bar(tests.len() as u64, "exporting");
     let written = export_overlays(
         &tests,
-        0,
+        id,
         &options,
         &args.out,
         args.overwrite,
         &mut |done, _| bar.set_position(done as u64),
     )
-    .map_err(anyhow::Error::msg)?;
+    .map_err(|e| match e {
+        ExportError::WouldOverwrite { .. } => {
+            anyhow::anyhow!("{e}; pass --overwrite to replace them")
+        }
+        other => other.into(),
+    })?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {} overlay(s) to {}",

@@ -41,6 +41,7 @@ pub struct GuiArgs {
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Panel shown first.
+    #[cfg(feature = "gui")]
     #[arg(long, value_enum, default_value_t = vaelens::gui::Tab::Attention)]
     pub tab: vaelens::gui::Tab,
     /// Save a screenshot of the window to this PNG once the first maps are shown.
@@ -86,7 +87,7 @@ pub struct ModelSource {
     /// bundled assets/brick.safetensors.
     #[arg(long, conflicts_with_all = ["weights", "config"])]
     pub run: Option<PathBuf>,
-    /// PyTorch weights (safetensors, SPEC §7 names); needs --config.
+    /// PyTorch weights (safetensors, docs/method.md §7 names); needs --config.
     #[arg(long, requires = "config")]
     pub weights: Option<PathBuf>,
     /// Architecture config (JSON: input_size, channels, stages, hidden, latent_dim).
@@ -106,24 +107,47 @@ impl ModelSource {
     }
 }
 
+impl Cli {
+    /// The compute device the command asked for.
+    pub fn backend_choice(&self) -> BackendChoice {
+        match &self.command {
+            Some(Command::Train(args)) => args.backend.backend,
+            Some(Command::Explain(args)) => args.backend.backend,
+            Some(Command::Eval(args)) => args.backend.backend,
+            Some(Command::Export(args)) => args.backend.backend,
+            None => self.gui.backend,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Explain(args)) => explain::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Export(args)) => export::run(args),
-        None => {
-            let gui = cli.gui;
-            vaelens::gui::run_gui(vaelens::gui::GuiOptions {
-                data_dir: gui.data_dir,
-                model: gui.model,
-                backend: gui.backend,
-                screenshot: gui.screenshot,
-                exit_after_screenshot: gui.exit_after_screenshot,
-                tab: gui.tab,
-            })
-        }
+        None => open_explorer(cli.gui),
     }
+}
+
+#[cfg(feature = "gui")]
+fn open_explorer(gui: GuiArgs) -> anyhow::Result<()> {
+    vaelens::gui::run_gui(vaelens::gui::GuiOptions {
+        data_dir: gui.data_dir,
+        model: gui.model,
+        backend: gui.backend,
+        screenshot: gui.screenshot,
+        exit_after_screenshot: gui.exit_after_screenshot,
+        tab: gui.tab,
+    })
+}
+
+#[cfg(not(feature = "gui"))]
+fn open_explorer(_: GuiArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this vaelens was built without the explorer window (cargo feature `gui`); \
+         use one of the subcommands (see --help)"
+    )
 }
 
 /// Accepts the ids of the registered anomaly methods.
@@ -140,7 +164,7 @@ fn stage_arg(
     layer: Option<usize>,
     explainer: &vaelens::explain::Explainer,
 ) -> anyhow::Result<usize> {
-    let stages = explainer.config.stages.len();
+    let stages = explainer.config.stage_count();
     match layer {
         None => Ok(explainer.default_stage()),
         Some(k) if k < stages => Ok(k),

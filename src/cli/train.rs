@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Args;
 
 use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
-use vaelens::data::{Category, TrainSet, detect_channels};
-use vaelens::explain::Tiling;
-use vaelens::model::{ReconLoss, VaeConfig};
-use vaelens::train::{TrainConfig, TrainEvent, TrainJob, TrainOutcome, train};
+use vaelens::data::Category;
+use vaelens::model::ReconLoss;
+use vaelens::run::{EncoderChoice, RunOptions, RunOutcome, Window, execute, plan_run};
+use vaelens::train::{TrainConfig, TrainEvent};
 
 use super::{BackendArg, progress};
 
@@ -26,16 +26,17 @@ pub struct TrainArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Latent dimensions D.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = RunOptions::default().latent_dim)]
     pub latent: usize,
-    /// Encoder stage widths, comma-separated (default: 32,64,128,128).
+    /// Widths of the trained encoder stages, comma-separated (default: 32,64,128,128 from
+    /// scratch; 64,64 after the pretrained ones).
     #[arg(long, value_delimiter = ',')]
     pub stages: Option<Vec<usize>>,
     /// Width of the fully connected hidden layer (default: 128).
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Image size in pixels (images are resized to it). A multiple of 16.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = RunOptions::default().image_size)]
     pub size: usize,
     /// Window side of the patch VAE (default: a quarter of --size): the model sees random
     /// windows of the images, and whole images are scored window by window, the windows
@@ -46,6 +47,10 @@ pub struct TrainArgs {
     /// at --size).
     #[arg(long, conflicts_with = "patch")]
     pub whole_image: bool,
+    /// How the encoder starts: frozen ImageNet-pretrained stages (EfficientNet-Lite0, bundled)
+    /// followed by trained ones, or every stage trained from scratch (the paper's setting).
+    #[arg(long, value_enum, default_value_t = EncoderChoice::default())]
+    pub encoder: EncoderChoice,
     /// Weight of the KL term.
     #[arg(long, default_value_t = TrainConfig::default().beta)]
     pub beta: f64,
@@ -73,6 +78,37 @@ pub struct TrainArgs {
     pub backend: BackendArg,
 }
 
+impl TrainArgs {
+    /// The run the flags ask for, on the library's defaults where a flag is not given.
+    fn options(&self) -> RunOptions {
+        let window = match (self.whole_image, self.patch) {
+            (true, _) => Window::WholeImage,
+            (false, Some(side)) => Window::Patch(side),
+            (false, None) => Window::Auto,
+        };
+        RunOptions {
+            image_size: self.size,
+            window,
+            encoder: self.encoder,
+            latent_dim: self.latent,
+            stages: self.stages.clone(),
+            hidden: self.hidden,
+            epochs: self.epochs,
+            train: TrainConfig {
+                batch_size: self.batch,
+                lr: self.lr,
+                beta: self.beta,
+                recon: self.recon,
+                kl_warmup_epochs: self.kl_warmup,
+                noise_warmup_epochs: self.noise_warmup,
+                free_bits: self.free_bits,
+                seed: self.seed,
+                ..TrainConfig::default()
+            },
+        }
+    }
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let category = Category::discover(&args.data_dir)?;
     for note in &category.notes {
@@ -89,104 +125,38 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         None
     };
-    let tiling = match &resume {
-        Some(checkpoint) => checkpoint.tiling,
-        None if args.whole_image => None,
-        None => Some(Tiling::new(
-            args.size,
-            args.patch.unwrap_or(Tiling::default_window(args.size)),
-        )),
-    };
-    if let Some(t) = tiling.filter(|t| t.window > t.image_size) {
-        anyhow::bail!(
-            "--patch {} is larger than the images (--size {})",
-            t.window,
-            t.image_size
-        );
-    }
-    let model = match &resume {
-        Some(checkpoint) => checkpoint.config.clone(),
-        None => {
-            let input = tiling.map_or(args.size, |t| t.window);
-            let mut config =
-                VaeConfig::default_for(detect_channels(&category.train), input, args.latent);
-            config.stages = args.stages.clone().unwrap_or(config.stages);
-            config.hidden = args.hidden.unwrap_or(config.hidden);
-            config.validate()?;
-            config
-        }
-    };
     let loading = progress::bar(category.train.len() as u64, "loading");
-    let data = TrainSet::load(
-        &category.train,
-        model.channels,
-        tiling.map_or(model.input_size, |t| t.image_size) as u32,
+    let plan = plan_run(
+        &category,
+        &args.options(),
+        &args.out,
+        resume.as_ref(),
         &mut |done, _| loading.set_position(done as u64),
     )?;
     loading.finish_and_clear();
-    let resumed_epochs = resume
-        .as_ref()
-        .and_then(|c| c.state.as_ref())
-        .map(|s| s.config.epochs);
-    let epochs = args
-        .epochs
-        .or(resumed_epochs)
-        .unwrap_or_else(|| match tiling {
-            Some(t) => TrainConfig::auto_epochs_for_windows(data.n, t),
-            None => TrainConfig::auto_epochs(data.n),
-        });
-    for skipped in &data.skipped {
+    for skipped in &plan.data.skipped {
         eprintln!(
             "warning: skipped {}: {}",
             skipped.path.display(),
             skipped.reason
         );
     }
-    let windows = tiling.map_or(String::new(), |t| format!(" in windows of {} px", t.window));
-    eprintln!(
-        "training on {} images ({} skipped), {} channel(s) at {} px{windows}, D = {}, {epochs} epochs",
-        data.n,
-        data.skipped.len(),
-        model.channels,
-        data.size,
-        model.latent_dim
-    );
-    let config = TrainConfig {
-        epochs,
-        batch_size: args.batch,
-        lr: args.lr,
-        beta: args.beta,
-        recon: args.recon,
-        kl_warmup_epochs: args.kl_warmup,
-        noise_warmup_epochs: args.noise_warmup,
-        free_bits: args.free_bits,
-        seed: args.seed,
-        ..TrainConfig::default()
-    };
+    eprintln!("{}", plan.describe());
     let backend = args.backend.open()?;
     let cancel = Arc::new(AtomicBool::new(false));
     let on_interrupt = cancel.clone();
     // A second Ctrl-C is not caught: the first asks for a clean stop with a checkpoint.
     let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
     let (sender, receiver) = crossbeam_channel::unbounded();
-    let job = TrainJob {
-        data: &data,
-        model,
-        config,
-        run_dir: args.out.clone(),
-        backend,
-        resume,
-        data_dir: Some(args.data_dir.clone()),
-        tiling,
-    };
+    let job = plan.job(backend, resume, &args.data_dir);
     let outcome = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || train(job, &sender, &cancel));
+        let worker = scope.spawn(move || execute(job, &sender, &cancel));
         report_progress(receiver);
         worker.join().expect("the training thread does not panic")
     })?;
     match outcome {
-        TrainOutcome::Finished(_) => eprintln!("done: {}", args.out.display()),
-        TrainOutcome::Cancelled(_) => {
+        RunOutcome::Finished(_) => eprintln!("done: {}", args.out.display()),
+        RunOutcome::Cancelled(_) => {
             eprintln!("stopped; checkpoint kept in {}", args.out.display())
         }
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use image::imageops::{self, FilterType};
-use image::{ColorType, DynamicImage, ImageBuffer, ImageReader, Luma, Rgb};
+use image::{ColorType, DynamicImage, ImageBuffer, ImageFormat, ImageReader, Luma, Rgb};
 
 use super::error::DataError;
 
@@ -12,17 +12,17 @@ use super::error::DataError;
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff"];
 
 /// True when the path has one of [`IMAGE_EXTENSIONS`] (case-insensitive) and is not a hidden file.
+/// Names that are not valid UTF-8 count too (the path is kept as the OS gave it).
 pub fn is_image_path(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+    let Some(name) = path.file_name() else {
         return false;
     };
-    if name.starts_with('.') {
+    if name.to_string_lossy().starts_with('.') {
         return false;
     }
     path.extension()
-        .and_then(|e| e.to_str())
-        .map(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
-        .unwrap_or(false)
+        .map(|e| e.to_string_lossy())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 /// Decodes an image file. The format is taken from the file's content (falling back to the
@@ -49,27 +49,70 @@ pub fn load_image(path: &Path) -> Result<DynamicImage, DataError> {
             reason: "empty file (0 bytes)".into(),
         });
     }
-    let reader = ImageReader::open(path)
-        .map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?
-        .with_guessed_format()
-        .map_err(|e| DataError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+    let open = || {
+        ImageReader::open(path)
+            .and_then(|r| r.with_guessed_format())
+            .map_err(|e| DataError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+    };
+    let decode_error = |e: image::ImageError| DataError::Decode {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let reader = open()?;
     if reader.format().is_none() {
         return Err(DataError::Decode {
             path: path.to_path_buf(),
             reason: "unrecognised image format (expected png, jpeg, bmp or tiff)".into(),
         });
     }
-    reader.decode().map_err(|e| DataError::Decode {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
+    let reader_format = reader.format();
+    // The header first: a small file can declare a huge image (a decompression bomb).
+    let (width, height) = reader.into_dimensions().map_err(decode_error)?;
+    if u64::from(width) * u64::from(height) > MAX_IMAGE_PIXELS {
+        return Err(DataError::TooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    if reader_format == Some(ImageFormat::Jpeg) && !ends_with_jpeg_marker(path)? {
+        return Err(DataError::Decode {
+            path: path.to_path_buf(),
+            reason: "truncated JPEG (no end-of-image marker)".into(),
+        });
+    }
+    let mut reader = open()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(decode_error)
 }
+
+/// Whether a JPEG file ends with its end-of-image marker (FF D9), allowing a little trailing
+/// padding: the decoder fills a truncated file's missing rows silently.
+fn ends_with_jpeg_marker(path: &Path) -> Result<bool, DataError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(64)))
+        .map_err(io)?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).map_err(io)?;
+    Ok(tail.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// Most pixels an image may have (a 6000 x 4000 camera frame): decoding and converting one to
+/// f32 then takes about 400 MB, so the loader's threads stay well within 2 GB.
+pub const MAX_IMAGE_PIXELS: u64 = 24_000_000;
+/// Most bytes the decoder may allocate for one image.
+const MAX_DECODE_BYTES: u64 = 512 << 20;
 
 /// Number of model channels an image naturally has: 1 for gray and gray+alpha, 3 otherwise.
 pub fn channels_of(img: &DynamicImage) -> usize {
@@ -141,8 +184,10 @@ fn luma32f(img: &DynamicImage) -> ImageBuffer<Luma<f32>, Vec<f32>> {
     ImageBuffer::from_raw(w, h, data).expect("buffer length matches image size")
 }
 
-/// Loads a ground-truth mask as row-major booleans (value > 127 is defect). The mask must have
-/// the size `expected` (width, height) of the image at `image_path`, or the error names both files.
+/// Loads a ground-truth mask as row-major booleans. Defect is at least half the mask's largest
+/// value: 255 in MVTec's 0/255 masks, 1 in 0/1 masks, and a gray mask's brighter half (an all-zero
+/// mask is all good). The mask must have the size `expected` (width, height) of the image at
+/// `image_path`, or the error names both files.
 pub fn load_mask(
     path: &Path,
     expected: (u32, u32),
@@ -157,10 +202,11 @@ pub fn load_mask(
             image_size: expected,
         });
     }
-    Ok(img
-        .to_luma8()
-        .into_raw()
-        .into_iter()
-        .map(|v| v > 127)
-        .collect())
+    let values = img.to_luma8().into_raw();
+    let max = values.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        return Ok(vec![false; values.len()]);
+    }
+    let threshold = max.div_ceil(2);
+    Ok(values.into_iter().map(|v| v >= threshold).collect())
 }

@@ -11,6 +11,16 @@ pub const EXPECTED_LAYOUT: &str = "expected an MVTec category (CAT/train/good/*.
 pub enum DataError {
     #[error("{path}: not found")]
     NotFound { path: PathBuf },
+    #[error(
+        "{path}: the image is {width} x {height} px, more than the {} megapixels vaelens decodes; \
+         resize it first",
+        crate::data::decode::MAX_IMAGE_PIXELS / 1_000_000
+    )]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
 
     #[error("{path}: not a directory; {EXPECTED_LAYOUT}")]
     NotADirectory { path: PathBuf },

@@ -244,16 +244,20 @@ fn discover_mvtec(dir: &Path, name: String) -> Result<Category, DataError> {
 
 /// `<gt_dir>/<stem>_mask.png`, or the same stem with another image extension.
 fn find_mask(gt_dir: &Path, image: &Path) -> Option<PathBuf> {
-    let stem = image.file_stem()?.to_str()?;
-    let png = gt_dir.join(format!("{stem}_mask.png"));
+    // Built from the OS's own bytes: names that are not UTF-8 find their masks too.
+    let stem = image.file_stem()?;
+    let mut png = stem.to_os_string();
+    png.push("_mask.png");
+    let png = gt_dir.join(png);
     if png.is_file() {
         return Some(png);
     }
-    let wanted = format!("{stem}_mask");
+    let mut wanted = stem.to_os_string();
+    wanted.push("_mask");
     list_images(gt_dir)
         .ok()?
         .into_iter()
-        .find(|p| p.file_stem().and_then(|s| s.to_str()) == Some(wanted.as_str()))
+        .find(|p| p.file_stem() == Some(wanted.as_os_str()))
 }
 
 /// Last component of a path, resolving `.` and `..` where possible.
@@ -280,8 +284,7 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
         let path = entry.path();
         let hidden = path
             .file_name()
-            .and_then(|n| n.to_str())
-            .is_none_or(|n| n.starts_with('.'));
+            .is_none_or(|n| n.to_string_lossy().starts_with('.'));
         if !hidden {
             paths.push(path);
         }

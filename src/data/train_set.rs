@@ -59,7 +59,8 @@ impl TrainSet {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
-            .clamp(1, 8)
+            // Each thread holds one decoded image (up to about 400 MB at the pixel cap).
+            .clamp(1, 4)
             .min(total.max(1));
         let next = AtomicUsize::new(0);
         let (tx, rx) = mpsc::channel::<(usize, Result<Vec<f32>, DataError>)>();

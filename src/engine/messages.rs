@@ -1,5 +1,6 @@
 //! What the window asks of the worker and what the worker answers.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -8,11 +9,12 @@ use image::RgbaImage;
 use crate::checkpoint::Checkpoint;
 use crate::data::Category;
 use crate::eval::{Report, ScoredTest};
-use crate::explain::AttentionMaps;
+use crate::explain::{AttentionMaps, MethodId};
 use crate::metrics::Evaluation;
 use crate::model::VaeConfig;
 use crate::render::OverlayOptions;
-use crate::train::{EpochSummary, TrainConfig, TrainEvent};
+use crate::run::{RunError, RunOptions};
+use crate::train::{EpochSummary, TrainEvent};
 
 /// Requests from the window.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub enum Command {
     Explain {
         path: PathBuf,
         stage: usize,
+        /// The CAM rule's id (`explain::cam::cam_methods`).
+        cam: &'static str,
         /// For a patch model, the window to explain (top-left corner in image-size pixels);
         /// None for the centre one.
         window: Option<(usize, usize)>,
@@ -50,15 +54,25 @@ pub enum Command {
     PauseTraining,
     ResumeTraining,
     StopTraining,
-    /// Overlay PNGs of the whole test set for method `method` (index into `ScoredSet::method_ids`).
+    /// Overlay PNGs of the whole test set for method `method` (one of `ScoredSet::method_ids`).
     ExportOverlays {
-        method: usize,
+        method: MethodId,
         options: OverlayOptions,
         out: PathBuf,
         overwrite: bool,
     },
     /// The evaluation report as JSON with the curves as CSV beside it.
     WriteReport(PathBuf),
+    /// An image drawn by the window (an overlay, a traversal grid, a screenshot) as a PNG,
+    /// written atomically (the window asked before overwriting); `what` names it for the
+    /// status bar.
+    WritePng {
+        image: RgbaImage,
+        path: PathBuf,
+        what: String,
+    },
+    /// Read an image file for display; answered with `Event::Image` (or an error).
+    LoadImage(PathBuf),
     /// Stop training (its checkpoint is saved) and end the worker.
     Shutdown,
     /// Sent by the training threads: a checkpoint was written to this run directory.
@@ -66,17 +80,13 @@ pub enum Command {
     CheckpointWritten(PathBuf),
     /// Sent by the training thread when it ends.
     #[doc(hidden)]
-    TrainingEnded(Result<(Box<Checkpoint>, bool), String>),
+    TrainingEnded(Result<(Box<Checkpoint>, bool), RunError>),
 }
 
 /// A training run as the window configures it.
 #[derive(Debug, Clone)]
 pub struct TrainRequest {
-    pub config: TrainConfig,
-    pub latent_dim: usize,
-    pub input_size: usize,
-    /// Train a patch VAE on windows of a quarter of `input_size` (`Tiling::default_window`).
-    pub patch: bool,
+    pub options: RunOptions,
     pub run_dir: PathBuf,
     /// Continue from the loaded model (its architecture and epoch count) instead of starting anew.
     pub resume: bool,
@@ -94,6 +104,11 @@ pub enum Event {
     /// `OpenData` found an MVTec root with these categories: the user picks one.
     Categories(Vec<PathBuf>),
     Thumbnails(Vec<(PathBuf, RgbaImage)>),
+    /// The image `Command::LoadImage` asked for, at its own size.
+    Image {
+        path: PathBuf,
+        image: RgbaImage,
+    },
     Model(Arc<ModelInfo>),
     Explained(Arc<Explained>),
     Decoded {
@@ -166,7 +181,7 @@ pub struct ModelInfo {
     /// The stage explained by default (`Explainer::default_stage`).
     pub default_stage: usize,
     /// Set for patch models: whole images are explained window by window.
-    pub tiling: Option<crate::explain::Tiling>,
+    pub tiling: Option<crate::tiling::Tiling>,
     /// Normal statistics (prior N(0, I) when the checkpoint has none): latent slider ranges.
     pub normal_mu: Vec<f32>,
     pub normal_var: Vec<f32>,
@@ -178,6 +193,8 @@ pub struct ModelInfo {
 pub struct Explained {
     pub path: PathBuf,
     pub stage: usize,
+    /// The CAM rule of the maps.
+    pub cam: &'static str,
     pub generation: u64,
     /// The patch model's window that the maps explain (top-left corner in image-size pixels);
     /// None for a whole-image model.
@@ -191,7 +208,7 @@ pub struct Explained {
     pub maps: AttentionMaps,
     /// This image's KL divergence per dimension (nats).
     pub kl: Vec<f32>,
-    /// The normal difference d_i of SPEC §3 against the model's normal statistics.
+    /// The normal difference d_i of docs/method.md §3 against the model's normal statistics.
     pub difference: Vec<f32>,
 }
 
@@ -200,11 +217,12 @@ pub struct Explained {
 pub struct ScoredSet {
     pub generation: u64,
     pub stage: usize,
-    pub method_ids: Vec<&'static str>,
+    /// Every method scored, in the order the window lists them (the default first).
+    pub method_ids: Vec<MethodId>,
     pub tests: Vec<ScoredTest>,
     /// `None` when the report could not be built (reason in `notes`).
     pub report: Option<Report>,
-    /// One per method, same order as `method_ids`.
-    pub evaluations: Vec<Evaluation>,
+    /// Each method's figures; empty when the report could not be built.
+    pub evaluations: BTreeMap<MethodId, Evaluation>,
     pub notes: Vec<String>,
 }

@@ -7,6 +7,7 @@
 //! thread that this worker controls (pause, resume, stop); each checkpoint it writes is loaded
 //! back here, so the user keeps exploring the latest weights while training goes on.
 
+mod images;
 mod messages;
 mod training;
 mod worker;

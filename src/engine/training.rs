@@ -16,10 +16,9 @@ use super::messages::{Command, Event, TrainRequest, TrainingStatus};
 use super::{Waker, worker::notify};
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
-use crate::data::{Category, TrainSet, detect_channels};
-use crate::explain::Tiling;
-use crate::model::VaeConfig;
-use crate::train::{TrainEvent, TrainJob, TrainOutcome, train};
+use crate::data::Category;
+use crate::run::{RunError, RunOutcome, execute, plan_run};
+use crate::train::TrainEvent;
 
 pub struct TrainingHandle {
     cancel: Arc<AtomicBool>,
@@ -128,38 +127,16 @@ fn run(
     waker: &Option<Waker>,
     train_tx: Sender<TrainEvent>,
     cancel: &AtomicBool,
-) -> Result<(Box<Checkpoint>, bool), String> {
+) -> Result<(Box<Checkpoint>, bool), RunError> {
     notify(events, waker, Event::Training(TrainingStatus::Loading));
-    if category.train.is_empty() {
-        return Err(format!(
-            "{} has no training images",
-            category.root.display()
-        ));
-    }
-    let tiling = match &resume {
-        Some(checkpoint) => checkpoint.tiling,
-        None => request.patch.then(|| {
-            let window = Tiling::default_window(request.input_size);
-            Tiling::new(request.input_size, window)
-        }),
-    };
-    let model = match &resume {
-        Some(checkpoint) => checkpoint.config.clone(),
-        None => {
-            let channels = detect_channels(&category.train);
-            let input = tiling.map_or(request.input_size, |t| t.window);
-            VaeConfig::default_for(channels, input, request.latent_dim)
-        }
-    };
-    model.validate().map_err(|e| e.to_string())?;
-    let data = TrainSet::load(
-        &category.train,
-        model.channels,
-        tiling.map_or(model.input_size, |t| t.image_size) as u32,
+    let plan = plan_run(
+        category,
+        &request.options,
+        &request.run_dir,
+        resume.as_ref(),
         &mut |_, _| {},
-    )
-    .map_err(|e| e.to_string())?;
-    for skipped in &data.skipped {
+    )?;
+    for skipped in &plan.data.skipped {
         notify(
             events,
             waker,
@@ -170,20 +147,11 @@ fn run(
             )),
         );
     }
+    notify(events, waker, Event::Info(plan.describe()));
     notify(events, waker, Event::Training(TrainingStatus::Running));
-    let job = TrainJob {
-        data: &data,
-        model,
-        config: request.config,
-        run_dir: request.run_dir.clone(),
-        backend,
-        resume,
-        data_dir: Some(category.root.clone()),
-        tiling,
-    };
-    let outcome = train(job, &train_tx, cancel).map_err(|e| e.to_string())?;
-    Ok(match outcome {
-        TrainOutcome::Finished(checkpoint) => (Box::new(checkpoint), false),
-        TrainOutcome::Cancelled(checkpoint) => (Box::new(checkpoint), true),
+    let job = plan.job(backend, resume, &category.root);
+    Ok(match execute(job, &train_tx, cancel)? {
+        RunOutcome::Finished(checkpoint) => (Box::new(checkpoint), false),
+        RunOutcome::Cancelled(checkpoint) => (Box::new(checkpoint), true),
     })
 }

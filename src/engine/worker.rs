@@ -1,7 +1,7 @@
 //! The worker loop: drain the command channel, coalesce, serve, then do one unit of background
 //! work (one test image of a scoring job) before looking at the channel again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,23 +10,24 @@ use crossbeam_channel::{Receiver, Sender};
 use image::RgbaImage;
 
 use super::Waker;
+use super::images::{read_rgba, write_png};
 use super::messages::{
     Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
     TrainingStatus,
 };
 use super::training::TrainingHandle;
 use crate::backend::Backend;
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::{
     Category, DataError, LayoutKind, TrainSet, discover_categories, load_image, to_model_input,
 };
 use crate::eval::{Report, ScoredTest, score_test_set};
-use crate::explain::cam::GradCam;
+use crate::explain::cam::cam_method;
 use crate::explain::{
-    AnomalyMethod, AttentionTarget, Explainer, NormalStats, anomaly_methods, image_from_chw,
+    AnomalyMethod, AttentionTarget, Explainer, MethodId, NormalStats, anomaly_methods,
+    image_from_chw,
 };
 use crate::export::export_overlays;
-use crate::metrics::Evaluation;
 use crate::render::to_rgba;
 
 /// Thumbnail side in pixels, and how many per group the data panel shows.
@@ -56,8 +57,8 @@ struct Scoring {
     notes: Vec<String>,
 }
 
-/// Image, stage and patch window of an explanation.
-type ExplainKey = (PathBuf, usize, Option<(usize, usize)>);
+/// Image, stage, patch window and CAM rule of an explanation.
+type ExplainKey = (PathBuf, usize, Option<(usize, usize)>, &'static str);
 
 pub struct Worker {
     backend: Backend,
@@ -155,7 +156,8 @@ impl Worker {
                 path,
                 stage,
                 window,
-            } => self.explain(&path, stage, window),
+                cam,
+            } => self.explain(&path, stage, window, cam),
             Command::Decode { seq, latent } => self.decode(seq, &latent),
             Command::Traverse { mu, dims, values } => self.traverse(&mu, dims, values),
             Command::Score { stage } => self.start_scoring(stage),
@@ -174,12 +176,23 @@ impl Worker {
                 overwrite,
             } => self.export_overlays(method, &options, &out, overwrite),
             Command::WriteReport(path) => self.write_report(&path),
+            Command::WritePng { image, path, what } => match write_png(&image, &path) {
+                Ok(()) => self.send(Event::Written {
+                    what: format!("{what} {}", path.display()),
+                    paths: vec![path],
+                }),
+                Err(e) => self.send(Event::Error(e.to_string())),
+            },
+            Command::LoadImage(path) => match read_rgba(&path) {
+                Ok(image) => self.send(Event::Image { path, image }),
+                Err(e) => self.send(Event::Error(e.to_string())),
+            },
             Command::CheckpointWritten(dir) => {
-                if let Err(e) = self.install_model(
-                    Checkpoint::load_run(&dir).map_err(|e| e.to_string()),
-                    format!("training checkpoint {}", dir.display()),
-                ) {
-                    self.send(Event::Error(e));
+                let source = format!("training checkpoint {}", dir.display());
+                if let Err(e) =
+                    Checkpoint::load_run(&dir).and_then(|c| self.install_model(c, source))
+                {
+                    self.send(Event::Error(e.to_string()));
                 }
             }
             Command::TrainingEnded(result) => self.training_ended(result),
@@ -248,24 +261,18 @@ impl Worker {
         } else {
             Checkpoint::load_file(path)
         };
-        if let Err(e) = self.install_model(
-            loaded.map_err(|e| e.to_string()),
-            path.display().to_string(),
-        ) {
-            self.send(Event::Error(e));
+        if let Err(e) = loaded.and_then(|c| self.install_model(c, path.display().to_string())) {
+            self.send(Event::Error(e.to_string()));
         }
     }
 
     /// Makes `checkpoint` the model in use; clears every cached result.
     fn install_model(
         &mut self,
-        checkpoint: Result<Checkpoint, String>,
+        checkpoint: Checkpoint,
         source: String,
-    ) -> Result<(), String> {
-        let checkpoint = checkpoint?;
-        let explainer = checkpoint
-            .explainer(&self.backend.device)
-            .map_err(|e| format!("{source}: {e}"))?;
+    ) -> Result<(), CheckpointError> {
+        let explainer = checkpoint.explainer(&self.backend.device)?;
         self.generation += 1;
         let info = Arc::new(ModelInfo {
             config: checkpoint.config.clone(),
@@ -310,17 +317,27 @@ impl Worker {
         }
     }
 
-    fn explain(&mut self, path: &Path, stage: usize, window: Option<(usize, usize)>) {
+    fn explain(
+        &mut self,
+        path: &Path,
+        stage: usize,
+        window: Option<(usize, usize)>,
+        cam_id: &'static str,
+    ) {
         let Some(model) = &self.model else {
             return;
         };
-        let key = (path.to_path_buf(), stage, window);
+        let Some(cam) = cam_method(cam_id) else {
+            self.send(Event::Error(format!("no CAM rule is called {cam_id}")));
+            return;
+        };
+        let key = (path.to_path_buf(), stage, window, cam_id);
         if let Some(hit) = self.explained.get(&key) {
             self.send(Event::Explained(hit.clone()));
             return;
         }
         let explainer = &model.explainer;
-        let stage = stage.min(explainer.config.stages.len() - 1);
+        let stage = stage.min(explainer.config.stage_count() - 1);
         let image = match load_image(path) {
             Ok(img) => img,
             Err(e) => {
@@ -335,25 +352,13 @@ impl Worker {
             &to_model_input(&image, config.channels, explainer.image_size() as u32),
             window,
         );
-        let maps = explainer.attention(&input, stage, AttentionTarget::Mu, &GradCam);
+        let maps = explainer.attention(&input, stage, AttentionTarget::Mu, cam.as_ref());
         let reconstruction = explainer.reconstruct(&input);
-        let kl = maps
-            .mu
-            .iter()
-            .zip(&maps.logvar)
-            .map(|(m, lv)| 0.5 * (m * m + lv.exp() - 1.0 - lv))
-            .collect();
-        let stats = &explainer.stats;
-        let difference = maps
-            .mu
-            .iter()
-            .zip(&maps.logvar)
-            .enumerate()
-            .map(|(i, (m, lv))| (m - stats.mu[i]) / (stats.var[i] + lv.exp()).max(1e-12).sqrt())
-            .collect();
+        let (kl, difference) = explainer.latent_summary(&maps.mu, &maps.logvar);
         let explained = Arc::new(Explained {
             path: path.to_path_buf(),
             stage,
+            cam: cam_id,
             generation: model.info.generation,
             window,
             original: to_rgba(&image),
@@ -425,7 +430,7 @@ impl Worker {
         let Some(category) = &self.category else {
             return;
         };
-        let stage = stage.min(model.explainer.config.stages.len() - 1);
+        let stage = stage.min(model.explainer.config.stage_count() - 1);
         if let Some(done) = &self.scored
             && done.generation == model.info.generation
             && done.stage == stage
@@ -528,11 +533,15 @@ impl Worker {
             return;
         }
         let scoring = self.scoring.take().expect("checked above");
-        let method_ids: Vec<&'static str> = self.methods.iter().map(|m| m.id()).collect();
+        let method_ids: Vec<MethodId> = self
+            .methods
+            .iter()
+            .map(|m| MethodId::of(m.as_ref()))
+            .collect();
         let mut notes = scoring.notes;
-        let (report, evaluations): (Option<Report>, Vec<Evaluation>) = if scoring.tests.is_empty() {
+        let (report, evaluations) = if scoring.tests.is_empty() {
             notes.push("no test image could be scored".into());
-            (None, Vec::new())
+            (None, BTreeMap::new())
         } else {
             match Report::build(
                 &scoring.tests,
@@ -543,7 +552,7 @@ impl Worker {
                 Ok((report, evaluations)) => (Some(report), evaluations),
                 Err(e) => {
                     notes.push(e.to_string());
-                    (None, Vec::new())
+                    (None, BTreeMap::new())
                 }
             }
         };
@@ -604,7 +613,7 @@ impl Worker {
         }
     }
 
-    fn training_ended(&mut self, result: Result<(Box<Checkpoint>, bool), String>) {
+    fn training_ended(&mut self, result: Result<(Box<Checkpoint>, bool), crate::run::RunError>) {
         if let Some(mut training) = self.training.take() {
             training.join();
         }
@@ -616,7 +625,9 @@ impl Worker {
                 } else {
                     format!("finished {epochs} epoch(s)")
                 };
-                let _ = self.install_model(Ok(*checkpoint), format!("trained ({how})"));
+                if let Err(e) = self.install_model(*checkpoint, format!("trained ({how})")) {
+                    self.send(Event::Error(e.to_string()));
+                }
                 self.send(Event::Training(TrainingStatus::Ended(how)));
             }
             Err(e) => {
@@ -630,7 +641,7 @@ impl Worker {
 
     fn export_overlays(
         &mut self,
-        method: usize,
+        method: MethodId,
         options: &crate::render::OverlayOptions,
         out: &Path,
         overwrite: bool,
@@ -641,7 +652,16 @@ impl Worker {
             ));
             return;
         };
-        if method >= scored.method_ids.len() {
+        if !scored.method_ids.contains(&method) {
+            self.send(Event::Error(format!(
+                "no {method} maps to export: the scored methods are {}",
+                scored
+                    .method_ids
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
             return;
         }
         let scored = scored.clone();
@@ -662,7 +682,7 @@ impl Worker {
                 what: format!("{} overlay(s) to {}", paths.len(), out.display()),
                 paths,
             }),
-            Err(e) => self.send(Event::Error(e)),
+            Err(e) => self.send(Event::Error(e.to_string())),
         }
     }
 
@@ -679,7 +699,7 @@ impl Worker {
             ));
             return;
         };
-        match report.write(path, &scored.method_ids, &scored.evaluations) {
+        match report.write(path, &scored.evaluations) {
             Ok(mut paths) => {
                 paths.insert(0, path.to_path_buf());
                 self.send(Event::Written {
@@ -728,6 +748,7 @@ mod tests {
                 path: "a".into(),
                 stage: 0,
                 window: None,
+                cam: "gradcam",
             },
             Command::Decode {
                 seq: 2,
@@ -738,6 +759,7 @@ mod tests {
                 path: "b".into(),
                 stage: 0,
                 window: None,
+                cam: "gradcam",
             },
             Command::Decode {
                 seq: 3,

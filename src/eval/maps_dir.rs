@@ -1,10 +1,15 @@
 //! Maps made by any tool, laid out like the test set: `MAPS/<defect>/<stem>.tiff`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{EvalError, MethodScores, ScoredTest};
 use crate::data::{Category, load_mask};
+use crate::explain::MethodId;
 use crate::render::load_float_tiff;
+
+/// What reports call maps read from a folder.
+pub const FOLDER_MAPS: MethodId = MethodId::new("maps");
 
 /// Reads one map per test image of `category` from `maps_dir`; a missing map is an error naming
 /// the expected file, a map of another size is an error naming both files.
@@ -52,10 +57,13 @@ pub fn load_maps_dir(category: &Category, maps_dir: &Path) -> Result<Vec<ScoredT
             width,
             height,
             mask,
-            maps: vec![MethodScores {
-                scores,
-                image_score,
-            }],
+            maps: BTreeMap::from([(
+                FOLDER_MAPS,
+                MethodScores {
+                    scores,
+                    image_score,
+                },
+            )]),
         });
     }
     Ok(scored)

@@ -1,5 +1,5 @@
 //! Scoring a test set: anomaly maps for every test image (or maps made by another tool), scored
-//! with the metrics of SPEC §5 into a report.
+//! with the metrics of docs/method.md §5 into a report.
 
 mod baselines;
 mod maps_dir;
@@ -7,7 +7,7 @@ mod report;
 mod test_maps;
 
 pub use baselines::{BASELINE_PREFIX, ConstantBaseline, MeanImageBaseline};
-pub use maps_dir::load_maps_dir;
+pub use maps_dir::{FOLDER_MAPS, load_maps_dir};
 pub use report::{MethodBlock, Report};
 pub use test_maps::{MethodScores, ScoredTest, score_test_set};
 
@@ -29,6 +29,8 @@ pub enum EvalError {
         image: Option<PathBuf>,
         reason: String,
     },
+    #[error("no anomaly method to evaluate")]
+    NoMethods,
     #[error("cancelled")]
     Cancelled,
 }

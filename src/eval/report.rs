@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{BASELINE_PREFIX, EvalError, ScoredTest};
+use crate::explain::MethodId;
 use crate::metrics::{Evaluation, Figures, ScoredImage, evaluate, write_curves_csv};
 
 /// Upper FPR limit of AU-PRO.
@@ -40,25 +41,31 @@ pub struct Report {
 }
 
 impl Report {
-    /// Scores each method (`method_ids[m]` names `tests[..].maps[m]`).
+    /// Scores each method of `method_ids` (the first stands at top level) from the maps the
+    /// tests carry under its id; returns the report and every method's evaluation.
     pub fn build(
         tests: &[ScoredTest],
-        method_ids: &[&str],
+        method_ids: &[MethodId],
         notes: Vec<String>,
         stage: Option<usize>,
-    ) -> Result<(Self, Vec<Evaluation>), EvalError> {
-        let evaluations = (0..method_ids.len())
-            .map(|m| {
-                evaluate(&scored_images(tests, m), PRO_LIMIT).map_err(|e| EvalError::Metrics {
-                    method: method_ids[m].to_string(),
+    ) -> Result<(Self, BTreeMap<MethodId, Evaluation>), EvalError> {
+        let Some(&lead) = method_ids.first() else {
+            return Err(EvalError::NoMethods);
+        };
+        let mut evaluations = BTreeMap::new();
+        for &id in method_ids {
+            let evaluation = evaluate(&scored_images(tests, id)?, PRO_LIMIT).map_err(|e| {
+                EvalError::Metrics {
+                    method: id.to_string(),
                     image: e.image_index().map(|i| tests[i].path.clone()),
                     reason: e.to_string(),
-                })
-            })
-            .collect::<Result<Vec<Evaluation>, EvalError>>()?;
+                }
+            })?;
+            evaluations.insert(id, evaluation);
+        }
         let mut all_notes = notes;
-        for (id, evaluation) in method_ids.iter().zip(&evaluations) {
-            for note in &evaluation.notes {
+        for id in method_ids {
+            for note in &evaluations[id].notes {
                 let note = format!("{id}: {note}");
                 if !all_notes.contains(&note) {
                     all_notes.push(note);
@@ -68,12 +75,12 @@ impl Report {
         let mut methods = BTreeMap::new();
         let mut baselines = BTreeMap::new();
         if method_ids.len() > 1 || stage.is_some() {
-            for (id, e) in method_ids.iter().zip(&evaluations) {
+            for (id, e) in &evaluations {
                 let block = MethodBlock {
                     overall: e.overall.clone(),
                     per_defect: e.per_defect.clone(),
                 };
-                let group = if id.starts_with(BASELINE_PREFIX) {
+                let group = if id.as_str().starts_with(BASELINE_PREFIX) {
                     &mut baselines
                 } else {
                     &mut methods
@@ -82,9 +89,9 @@ impl Report {
             }
         }
         let report = Self {
-            method: method_ids[0].to_string(),
-            overall: evaluations[0].overall.clone(),
-            per_defect: evaluations[0].per_defect.clone(),
+            method: lead.to_string(),
+            overall: evaluations[&lead].overall.clone(),
+            per_defect: evaluations[&lead].per_defect.clone(),
             methods,
             baselines,
             notes: all_notes,
@@ -93,12 +100,12 @@ impl Report {
         Ok((report, evaluations))
     }
 
-    /// Writes the report as JSON (atomically) and the curves beside it; returns the curve files.
+    /// Writes the report as JSON (atomically) and every method's curves beside it; returns the
+    /// curve files.
     pub fn write(
         &self,
         path: &Path,
-        method_ids: &[&str],
-        evaluations: &[Evaluation],
+        evaluations: &BTreeMap<MethodId, Evaluation>,
     ) -> std::io::Result<Vec<PathBuf>> {
         let json = serde_json::to_vec_pretty(self).expect("report serialises");
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -106,7 +113,7 @@ impl Report {
         crate::fsx::write_bytes_atomic(path, &json)?;
         let stem = path.file_stem().unwrap_or_default().to_string_lossy();
         let mut written = Vec::new();
-        for (id, evaluation) in method_ids.iter().zip(evaluations) {
+        for (id, evaluation) in evaluations {
             written.extend(write_curves_csv(
                 evaluation,
                 &dir.join(format!("{stem}_{id}_")),
@@ -166,17 +173,24 @@ fn cell(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
 }
 
-/// The metrics' view of method `m`'s maps.
-fn scored_images(tests: &[ScoredTest], m: usize) -> Vec<ScoredImage<'_>> {
+/// The metrics' view of the maps of method `id`; an error names a test without one.
+fn scored_images(tests: &[ScoredTest], id: MethodId) -> Result<Vec<ScoredImage<'_>>, EvalError> {
     tests
         .iter()
-        .map(|t| ScoredImage {
-            defect: &t.defect,
-            width: t.width,
-            height: t.height,
-            scores: &t.maps[m].scores,
-            mask: t.mask.as_deref(),
-            image_score: Some(t.maps[m].image_score),
+        .map(|t| {
+            let map = t.maps.get(&id).ok_or_else(|| EvalError::Metrics {
+                method: id.to_string(),
+                image: Some(t.path.clone()),
+                reason: "the image has no map of this method".into(),
+            })?;
+            Ok(ScoredImage {
+                defect: &t.defect,
+                width: t.width,
+                height: t.height,
+                scores: &map.scores,
+                mask: t.mask.as_deref(),
+                image_score: Some(map.image_score),
+            })
         })
         .collect()
 }

@@ -1,11 +1,12 @@
 //! Anomaly maps of every test image, at the image's own resolution, for several methods at once.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::EvalError;
-use crate::data::{Category, TestImage, load_image, load_mask, to_model_input};
-use crate::explain::{AnomalyMethod, Explainer};
+use crate::data::{Category, DataError, TestImage, load_image, load_mask, to_model_input};
+use crate::explain::{AnomalyMethod, Explainer, MethodId};
 use crate::map::resize_bilinear;
 
 /// One method's map of one image (row-major, the image's own size) and its image score.
@@ -15,7 +16,7 @@ pub struct MethodScores {
     pub image_score: f64,
 }
 
-/// A test image with its ground truth and one map per method.
+/// A test image with its ground truth and one map per method, keyed by the method's id.
 #[derive(Clone, Debug)]
 pub struct ScoredTest {
     pub path: PathBuf,
@@ -24,7 +25,7 @@ pub struct ScoredTest {
     pub height: u32,
     /// Ground truth; None for good images (all normal) and for defect images without a mask.
     pub mask: Option<Vec<bool>>,
-    pub maps: Vec<MethodScores>,
+    pub maps: BTreeMap<MethodId, MethodScores>,
 }
 
 impl ScoredTest {
@@ -36,8 +37,8 @@ impl ScoredTest {
     }
 }
 
-/// Computes every method's map for every test image of `category`. Images that fail to load are
-/// skipped and described in the returned notes.
+/// Computes every method's map for every test image of `category`. Images (or masks) that fail
+/// to load are skipped and described in the returned notes.
 pub fn score_test_set(
     explainer: &Explainer,
     category: &Category,
@@ -72,17 +73,19 @@ pub fn score_test_set(
     Ok((scored, notes))
 }
 
+/// Every method's map of one test image, and its ground truth; the error names the image or mask
+/// that could not be read.
 fn score_one(
     explainer: &Explainer,
     test: &TestImage,
     methods: &[Box<dyn AnomalyMethod>],
     stage: usize,
-) -> Result<ScoredTest, String> {
-    let image = load_image(&test.path).map_err(|e| e.to_string())?;
+) -> Result<ScoredTest, DataError> {
+    let image = load_image(&test.path)?;
     let (width, height) = (image.width(), image.height());
     let mask = match &test.mask {
         Some(mask_path) if test.defect != "good" => {
-            Some(load_mask(mask_path, (width, height), &test.path).map_err(|e| e.to_string())?)
+            Some(load_mask(mask_path, (width, height), &test.path)?)
         }
         _ => None,
     };
@@ -95,10 +98,11 @@ fn score_one(
         .iter()
         .map(|method| {
             let anomaly = explainer.anomaly(method.as_ref(), &input, stage);
-            MethodScores {
+            let scores = MethodScores {
                 scores: resize_bilinear(&anomaly.map, width, height).into_raw(),
                 image_score: anomaly.image_score,
-            }
+            };
+            (MethodId::of(method.as_ref()), scores)
         })
         .collect();
     Ok(ScoredTest {

@@ -1,4 +1,4 @@
-//! One backward pass for all D latent dimensions (SPEC §2): the stage's features replicated D
+//! One backward pass for all D latent dimensions (docs/method.md §2): the stage's features replicated D
 //! times along the batch, the rest of the encoder run on the copies, and the sum of each copy's
 //! own target back-propagated. Row i of the gradient is then d target_i / d A.
 
@@ -11,9 +11,9 @@ use super::NormalStats;
 /// What each dimension's gradient is taken of.
 #[derive(Clone, Copy, Debug)]
 pub enum AttentionTarget<'a> {
-    /// mu_i: the paper's per-dimension attention (SPEC §2).
+    /// mu_i: the paper's per-dimension attention (docs/method.md §2).
     Mu,
-    /// |d_i| with d_i = (mu_i - mu_X,i) / sqrt(var_X,i + var_i): the paper's Eq. 4 (SPEC §3).
+    /// |d_i| with d_i = (mu_i - mu_X,i) / sqrt(var_X,i + var_i): the paper's Eq. 4 (docs/method.md §3).
     NormalDifference(&'a NormalStats),
 }
 
@@ -86,9 +86,7 @@ pub fn stage_gradients_batch(
     let (objective, difference) = match target {
         AttentionTarget::Mu => ((posterior.mu.clone() * own).sum(), None),
         AttentionTarget::NormalDifference(stats) => {
-            let mu_x = Tensor::<1>::from_floats(stats.mu.as_slice(), &device).unsqueeze::<2>();
-            let var_x = Tensor::<1>::from_floats(stats.var.as_slice(), &device).unsqueeze::<2>();
-            let d = (posterior.mu.clone() - mu_x) / (var_x + posterior.logvar.clone().exp()).sqrt();
+            let d = stats.normal_difference(posterior.mu.clone(), posterior.logvar.clone());
             let rows = to_host(d.clone().detach());
             ((d.abs() * own).sum(), Some(rows))
         }

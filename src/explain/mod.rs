@@ -1,5 +1,5 @@
-//! Why the VAE encodes what it encodes: per-dimension attention maps (SPEC §2), anomaly maps
-//! (SPEC §3), decoding of arbitrary latents and traversal grids.
+//! Why the VAE encodes what it encodes: per-dimension attention maps (docs/method.md §2), anomaly maps
+//! (docs/method.md §3), decoding of arbitrary latents and traversal grids.
 
 mod attention;
 pub mod cam;
@@ -7,19 +7,21 @@ mod features;
 mod gradients;
 pub mod methods;
 mod stats;
-pub mod tiling;
 
 pub use attention::AttentionMaps;
 pub use features::{FeatureGaussian, FeatureMoments};
 pub use gradients::{AttentionTarget, StageGradients, stage_gradients, stage_gradients_batch};
-pub use methods::{AnomalyMap, AnomalyMethod, DEFAULT_METHOD, anomaly_method, anomaly_methods};
+pub use methods::{
+    AnomalyMap, AnomalyMethod, DEFAULT_METHOD, MethodId, PAPER_METHOD, anomaly_method,
+    anomaly_methods,
+};
 pub use stats::NormalStats;
-pub use tiling::{Stitch, Tiling};
 
 use burn::prelude::*;
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::model::{Vae, VaeConfig, to_host};
+use crate::model::{Vae, VaeConfig, kl_per_dim, to_host};
+use crate::tiling::{Stitch, Tiling};
 use cam::CamMethod;
 
 /// Windows of a patch model explained in one batched pass.
@@ -166,7 +168,7 @@ impl Explainer {
     /// the one before it, since the last stage of a small window is too coarse to place a defect
     /// inside the window (2 x 2 or 3 x 3 positions).
     pub fn default_stage(&self) -> usize {
-        let last = self.config.stages.len() - 1;
+        let last = self.config.stage_count() - 1;
         if self.tiling.is_some() {
             last.saturating_sub(1)
         } else {
@@ -187,6 +189,15 @@ impl Explainer {
     pub fn encode(&self, chw: &[f32]) -> (Vec<f32>, Vec<f32>) {
         let posterior = self.model.encoder.forward(self.input(chw));
         (to_host(posterior.mu), to_host(posterior.logvar))
+    }
+
+    /// One posterior's KL divergence from the prior per dimension (nats) and its normal
+    /// difference d_i against this model's normal statistics.
+    pub fn latent_summary(&self, mu: &[f32], logvar: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let row = |values: &[f32]| Tensor::<1>::from_floats(values, &self.device).unsqueeze::<2>();
+        let (mu, logvar) = (row(mu), row(logvar));
+        let kl = to_host(kl_per_dim(mu.clone(), logvar.clone()));
+        (kl, to_host(self.stats.normal_difference(mu, logvar)))
     }
 
     /// Decodes latents `[n * D]` to n images, each CHW at the model's input size.

@@ -1,13 +1,13 @@
-//! The normal statistics of SPEC §3 (where the training images sit in latent space), and the
+//! The normal statistics of docs/method.md §3 (where the training images sit in latent space), and the
 //! Gaussians of their encoder features that `feature-distance` measures against.
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Tiling;
 use super::features::{FeatureGaussian, FeatureMoments};
 use crate::data::TrainSet;
 use crate::model::{Vae, to_host};
+use crate::tiling::Tiling;
 
 /// `mu`: mean of mu over the training set; `var`: mean of exp(logvar) plus the variance of mu.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -35,6 +35,67 @@ impl NormalStats {
             features: Vec::new(),
             pixels: None,
         }
+    }
+
+    /// The paper's normal difference (Eq. 4) of posteriors `[n, D]`:
+    /// d_i = (mu_i - mu_X,i) / sqrt(var_X,i + exp(logvar_i)), `[n, D]`.
+    pub fn normal_difference(&self, mu: Tensor<2>, logvar: Tensor<2>) -> Tensor<2> {
+        let device = mu.device();
+        let mu_x = Tensor::<1>::from_floats(self.mu.as_slice(), &device).unsqueeze::<2>();
+        let var_x = Tensor::<1>::from_floats(self.var.as_slice(), &device).unsqueeze::<2>();
+        // The floor only guards a degenerate checkpoint (var_X = 0 with a collapsed posterior).
+        (mu - mu_x) / (var_x + logvar.exp()).clamp_min(1e-12).sqrt()
+    }
+
+    /// Why these statistics do not belong to a model of `config`, if they do not: lengths that
+    /// differ from the latent or the stages, or values that are not finite (a file's numbers are
+    /// checked before they are broadcast into scores).
+    pub fn mismatch(&self, config: &crate::model::VaeConfig) -> Option<String> {
+        let d = config.latent_dim;
+        if self.mu.len() != d || self.var.len() != d {
+            return Some(format!(
+                "{} means and {} variances for a latent of {d} dimensions",
+                self.mu.len(),
+                self.var.len()
+            ));
+        }
+        if !self.mu.iter().all(|v| v.is_finite())
+            || !self.var.iter().all(|v| v.is_finite() && *v >= 0.0)
+        {
+            return Some(
+                "a latent mean or variance is not finite (or a variance is negative)".into(),
+            );
+        }
+        let widths = config.stage_widths();
+        let channels_of = |g: &FeatureGaussian| widths.get(g.stage).copied();
+        let gaussians = self
+            .features
+            .iter()
+            .map(|g| (g, channels_of(g)))
+            .chain(self.pixels.iter().map(|g| (g, Some(config.channels))));
+        for (g, expected) in gaussians {
+            if expected != Some(g.channels)
+                || g.mean.len() != g.channels
+                || g.precision.len() != g.channels * g.channels
+            {
+                return Some(format!(
+                    "the feature Gaussian of stage {} has {} channels, {} means and {} precision entries; the model's stage has {}",
+                    g.stage,
+                    g.channels,
+                    g.mean.len(),
+                    g.precision.len(),
+                    expected.map_or("none".to_string(), |c| c.to_string())
+                ));
+            }
+            let finite = g.mean.iter().chain(&g.precision).all(|v| v.is_finite());
+            if !(finite && g.rms_distance.is_finite() && g.rms_distance > 0.0) {
+                return Some(format!(
+                    "the feature Gaussian of stage {} holds a value that is not finite",
+                    g.stage
+                ));
+            }
+        }
+        None
     }
 
     /// The Gaussian of stage `stage`'s features, if these statistics have one.

@@ -1,8 +1,10 @@
-//! Anomaly panel: the selected test image's anomaly map (`gradcam-diff`, `gradcam-mu`, `recon`)
-//! as a heat-map overlay, a threshold turning it into a predicted mask drawn live with the
+//! Anomaly panel: the selected test image's anomaly map (any scored method, picked by id) as a
+//! heat-map overlay, a threshold turning it into a predicted mask drawn live with the
 //! ground-truth contour, per-image figures, and exports; below it, the paper's map and the default
 //! map side by side. Overlays are drawn by `export::overlay_on`, the very code `vaelens export` uses.
+//! The worker reads the test image (once per selection); the panel keeps it for redraws.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,10 +14,11 @@ use image::RgbaImage;
 use super::attention::colormap_combo;
 use super::shared::{Action, Shared, Write};
 use super::textures;
-use crate::engine::ScoredSet;
+use crate::engine::{Command, ScoredSet};
 use crate::eval::ScoredTest;
-use crate::explain::{DEFAULT_METHOD, anomaly_method};
-use crate::export::overlay_on;
+use crate::explain::methods::GradCamMu;
+use crate::explain::{DEFAULT_METHOD, MethodId, PAPER_METHOD, anomaly_method};
+use crate::export::{ExportError, overlay_on};
 use crate::map::FloatMap;
 use crate::render::{Colormap, OverlayOptions, mask_from_threshold};
 
@@ -23,7 +26,7 @@ use crate::render::{Colormap, OverlayOptions, mask_from_threshold};
 struct RenderKey {
     set: usize,
     test: usize,
-    method: usize,
+    method: MethodId,
     threshold: u32,
     cmap: Colormap,
     opacity_pct: u32,
@@ -55,25 +58,46 @@ struct Overlay {
     drawn: Option<RenderKey>,
 }
 
-/// The paper's map (SPEC §3 Eq. 4; its overall attention map `gradcam-mu` when Eq. 4 is itself
-/// the default) and the default map, as indices into `set.method_ids`.
-fn compared_methods(set: &ScoredSet) -> Option<[usize; 2]> {
-    let paper = if DEFAULT_METHOD == "gradcam-diff" {
-        "gradcam-mu"
+/// The test image the worker read for the panel: on screen, and as RGBA for drawing overlays.
+struct LoadedImage {
+    path: PathBuf,
+    rgba: RgbaImage,
+    texture: egui::TextureHandle,
+}
+
+/// The paper's map (docs/method.md §3 Eq. 4; its overall attention map `gradcam-mu` when Eq. 4 is
+/// itself the default) and the default map, when both were scored.
+fn compared_methods(set: &ScoredSet) -> Option<[MethodId; 2]> {
+    let paper = if DEFAULT_METHOD == PAPER_METHOD {
+        GradCamMu::ID
     } else {
-        "gradcam-diff"
+        PAPER_METHOD
     };
-    let find = |id| set.method_ids.iter().position(|m| *m == id);
-    Some([find(paper)?, find(DEFAULT_METHOD)?])
+    let scored = |id| set.method_ids.contains(&id).then_some(id);
+    Some([scored(paper)?, scored(DEFAULT_METHOD)?])
+}
+
+/// The lowest and highest finite score of `method` over the test set ((0, 1) when it has none).
+fn score_range(set: &ScoredSet, method: MethodId) -> (f32, f32) {
+    let (lo, hi) = set
+        .tests
+        .iter()
+        .filter_map(|t| t.maps.get(&method))
+        .flat_map(|m| m.scores.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo <= hi { (lo, hi) } else { (0.0, 1.0) }
 }
 
 pub struct AnomalyPanel {
-    /// Index into `ScoredSet::method_ids`.
-    pub method: usize,
+    /// The method shown (one of `ScoredSet::method_ids`).
+    pub method: MethodId,
     /// Threshold per method (scores differ in scale between methods).
-    pub thresholds: Vec<f32>,
+    pub thresholds: BTreeMap<MethodId, f32>,
     /// Score range per method over the test set: the slider's range.
-    pub ranges: Vec<(f32, f32)>,
+    pub ranges: BTreeMap<MethodId, (f32, f32)>,
     pub cmap: Colormap,
     pub opacity: f32,
     pub show_truth: bool,
@@ -83,18 +107,18 @@ pub struct AnomalyPanel {
     pub export_dir: String,
     /// The selected method's overlay, then the two compared maps.
     overlays: [Overlay; 3],
-    /// The selected test image, keyed by scored set and test index.
-    original: Option<((usize, usize), egui::TextureHandle)>,
-    /// The selected test image as RGBA, so threshold drags do not re-read it from disk.
-    base: Option<(std::path::PathBuf, RgbaImage)>,
+    /// The selected test image, so threshold drags do not read it again.
+    image: Option<LoadedImage>,
+    /// The image asked of the worker and not yet arrived.
+    requested: Option<PathBuf>,
 }
 
 impl Default for AnomalyPanel {
     fn default() -> Self {
         Self {
-            method: 0,
-            thresholds: Vec::new(),
-            ranges: Vec::new(),
+            method: DEFAULT_METHOD,
+            thresholds: BTreeMap::new(),
+            ranges: BTreeMap::new(),
             cmap: Colormap::Turbo,
             opacity: 0.5,
             show_truth: true,
@@ -102,8 +126,8 @@ impl Default for AnomalyPanel {
             export_path: "exports/overlay.png".into(),
             export_dir: "exports/overlays".into(),
             overlays: Default::default(),
-            original: None,
-            base: None,
+            image: None,
+            requested: None,
         }
     }
 }
@@ -111,40 +135,48 @@ impl Default for AnomalyPanel {
 impl AnomalyPanel {
     /// New maps: thresholds start at each method's F1-max threshold (or mid-range).
     pub fn on_scored(&mut self, set: &ScoredSet) {
-        self.ranges = (0..set.method_ids.len())
-            .map(|m| {
-                let (lo, hi) = set
-                    .tests
-                    .iter()
-                    .flat_map(|t| t.maps[m].scores.iter().copied())
-                    .filter(|v| v.is_finite())
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
-                        (lo.min(v), hi.max(v))
-                    });
-                if lo <= hi { (lo, hi) } else { (0.0, 1.0) }
+        self.ranges = set
+            .method_ids
+            .iter()
+            .map(|&id| (id, score_range(set, id)))
+            .collect();
+        self.thresholds = self
+            .ranges
+            .iter()
+            .map(|(&id, &(lo, hi))| {
+                let f1 = set
+                    .evaluations
+                    .get(&id)
+                    .and_then(|e| e.overall.f1_threshold);
+                (id, f1.map_or(0.5 * (lo + hi), |t| t as f32))
             })
             .collect();
-        self.thresholds = (0..set.method_ids.len())
-            .map(|m| {
-                set.evaluations
-                    .get(m)
-                    .and_then(|e| e.overall.f1_threshold)
-                    .map(|t| t as f32)
-                    .unwrap_or_else(|| 0.5 * (self.ranges[m].0 + self.ranges[m].1))
-            })
-            .collect();
-        if self.method >= set.method_ids.len() {
-            self.method = 0;
+        if !set.method_ids.contains(&self.method) {
+            self.method = DEFAULT_METHOD;
         }
         self.overlays = Default::default();
     }
 
+    /// The test image the worker read (`Command::LoadImage`), if it is the one asked for.
+    pub fn on_image(&mut self, ctx: &egui::Context, path: PathBuf, rgba: RgbaImage) {
+        if self.requested.as_ref() != Some(&path) {
+            return;
+        }
+        self.requested = None;
+        let texture = textures::texture(ctx, "anomaly:original", &rgba);
+        self.image = Some(LoadedImage {
+            path,
+            rgba,
+            texture,
+        });
+    }
+
     pub fn threshold(&self) -> Option<f32> {
-        self.thresholds.get(self.method).copied()
+        self.thresholds.get(&self.method).copied()
     }
 
     pub fn set_threshold(&mut self, t: f32) {
-        if let Some(slot) = self.thresholds.get_mut(self.method) {
+        if let Some(slot) = self.thresholds.get_mut(&self.method) {
             *slot = t;
         }
     }
@@ -158,11 +190,11 @@ impl AnomalyPanel {
         self.options_for(self.method)
     }
 
-    fn options_for(&self, m: usize) -> OverlayOptions {
+    fn options_for(&self, method: MethodId) -> OverlayOptions {
         OverlayOptions {
             cmap: self.cmap,
             opacity: self.opacity,
-            threshold: self.thresholds.get(m).copied(),
+            threshold: self.thresholds.get(&method).copied(),
             ..OverlayOptions::default()
         }
     }
@@ -172,32 +204,41 @@ impl AnomalyPanel {
         set.tests.iter().enumerate().find(|(_, t)| &t.path == path)
     }
 
-    /// The overlay of the selected image as exported (ground truth included when shown).
-    pub fn current_overlay(&mut self, shared: &Shared) -> Option<RgbaImage> {
+    /// The overlay of the selected image as exported (ground truth included when shown), once
+    /// the worker has read the image.
+    pub fn current_overlay(&self, shared: &Shared) -> Option<RgbaImage> {
         let set = shared.scored.as_ref()?;
         let (_, test) = Self::selected_test(shared, set)?;
-        self.overlay_of(test, self.method)
+        self.overlay_of(test, self.method)?.ok()
     }
 
-    /// The overlay of map `m` of `test`, at that method's threshold.
-    fn overlay_of(&mut self, test: &ScoredTest, m: usize) -> Option<RgbaImage> {
-        if self
-            .base
-            .as_ref()
-            .is_none_or(|(path, _)| path != &test.path)
-        {
-            let image = crate::data::load_image(&test.path).ok()?;
-            self.base = Some((test.path.clone(), crate::render::to_rgba(&image)));
-        }
-        let (_, base) = self.base.as_ref()?;
-        overlay_on(base, test, m, &self.options_for(m), self.show_truth).ok()
+    /// The overlay of `method`'s map of `test`, at that method's threshold; None until the
+    /// worker has read the image.
+    fn overlay_of(
+        &self,
+        test: &ScoredTest,
+        method: MethodId,
+    ) -> Option<Result<RgbaImage, ExportError>> {
+        let image = self.image.as_ref().filter(|i| i.path == test.path)?;
+        let options = self.options_for(method);
+        Some(overlay_on(
+            &image.rgba,
+            test,
+            method,
+            &options,
+            self.show_truth,
+        ))
     }
 
-    fn figures_of(&self, test: &ScoredTest, m: usize) -> ImageFigures {
-        let scores = &test.maps[m];
+    fn figures_of(&self, test: &ScoredTest, method: MethodId) -> Option<ImageFigures> {
+        let scores = test.maps.get(&method)?;
         let map = FloatMap::from_raw(test.width, test.height, scores.scores.clone())
             .unwrap_or_else(|| FloatMap::new(test.width, test.height));
-        let threshold = self.thresholds.get(m).copied().unwrap_or(f32::INFINITY);
+        let threshold = self
+            .thresholds
+            .get(&method)
+            .copied()
+            .unwrap_or(f32::INFINITY);
         let (mask, predicted_pixels) = mask_from_threshold(&map, threshold);
         let (truth_pixels, overlap) = match &test.mask {
             Some(truth) => (
@@ -210,12 +251,12 @@ impl AnomalyPanel {
             ),
             None => (0, 0),
         };
-        ImageFigures {
+        Some(ImageFigures {
             predicted_pixels,
             truth_pixels,
             overlap,
             image_score: scores.image_score,
-        }
+        })
     }
 
     /// Redraws the overlays on screen whose method, threshold or look changed.
@@ -227,21 +268,30 @@ impl AnomalyPanel {
         index: usize,
     ) {
         let test = &set.tests[index];
-        let shown = (Arc::as_ptr(set) as usize, index);
-        if self.original.as_ref().is_none_or(|(key, _)| *key != shown)
-            && let Ok(img) = crate::data::load_image(&test.path)
-        {
-            let tex = textures::texture(ctx, "anomaly:original", &crate::render::to_rgba(&img));
-            self.original = Some((shown, tex));
+        if self.image.as_ref().is_none_or(|i| i.path != test.path) {
+            if self.requested.as_ref() != Some(&test.path) {
+                shared.send(Command::LoadImage(test.path.clone()));
+                self.requested = Some(test.path.clone());
+                // The previous image's overlays and figures are not this one's.
+                self.overlays = Default::default();
+            }
+            return;
         }
+        // An answer still on its way for an image selected before is not wanted.
+        self.requested = None;
         let compared = compared_methods(set).filter(|_| self.compare);
         let methods = std::iter::once(self.method).chain(compared.into_iter().flatten());
-        for (slot, m) in methods.enumerate() {
+        for (slot, method) in methods.enumerate() {
             let key = RenderKey {
-                set: shown.0,
+                set: Arc::as_ptr(set) as usize,
                 test: index,
-                method: m,
-                threshold: self.thresholds.get(m).copied().unwrap_or(0.0).to_bits(),
+                method,
+                threshold: self
+                    .thresholds
+                    .get(&method)
+                    .copied()
+                    .unwrap_or(0.0)
+                    .to_bits(),
                 cmap: self.cmap,
                 opacity_pct: (self.opacity * 100.0).round() as u32,
                 show_truth: self.show_truth,
@@ -249,19 +299,19 @@ impl AnomalyPanel {
             if self.overlays[slot].drawn.as_ref() == Some(&key) {
                 continue;
             }
-            let figures = self.figures_of(test, m);
-            let img = self.overlay_of(test, m);
+            let figures = self.figures_of(test, method);
+            let Some(drawn) = self.overlay_of(test, method) else {
+                return;
+            };
             let overlay = &mut self.overlays[slot];
-            overlay.figures = Some(figures);
+            overlay.figures = figures;
             overlay.drawn = Some(key);
-            match (img, &mut overlay.texture) {
-                (None, _) => {
-                    shared.error(format!("{}: cannot draw the overlay", test.path.display()))
-                }
-                (Some(img), Some(tex)) => {
+            match (drawn, &mut overlay.texture) {
+                (Err(e), _) => shared.error(e.to_string()),
+                (Ok(img), Some(tex)) => {
                     tex.set(textures::color_image(&img), egui::TextureOptions::LINEAR)
                 }
-                (Some(img), None) => {
+                (Ok(img), None) => {
                     overlay.texture = Some(textures::texture(ctx, format!("anomaly:{slot}"), &img))
                 }
             }
@@ -287,8 +337,8 @@ impl AnomalyPanel {
         };
         ui.horizontal_wrapped(|ui| {
             ui.label("Map");
-            for (m, id) in set.method_ids.iter().enumerate() {
-                ui.selectable_value(&mut self.method, m, *id);
+            for &id in &set.method_ids {
+                ui.selectable_value(&mut self.method, id, id.as_str());
             }
             ui.separator();
             colormap_combo(ui, &mut self.cmap);
@@ -297,8 +347,8 @@ impl AnomalyPanel {
             ui.checkbox(&mut self.compare, "Compare paper's map with default");
         });
         if let (Some(&(lo, hi)), Some(t)) = (
-            self.ranges.get(self.method),
-            self.thresholds.get_mut(self.method),
+            self.ranges.get(&self.method),
+            self.thresholds.get_mut(&self.method),
         ) {
             ui.horizontal(|ui| {
                 ui.spacing_mut().slider_width = 420.0;
@@ -309,7 +359,7 @@ impl AnomalyPanel {
                 );
                 if let Some(f1) = set
                     .evaluations
-                    .get(self.method)
+                    .get(&self.method)
                     .and_then(|e| e.overall.f1_threshold)
                     && ui.button(format!("F1-max threshold ({f1:.4e})")).clicked()
                 {
@@ -335,14 +385,14 @@ impl AnomalyPanel {
             .clamp(200.0, 520.0);
             ui.vertical(|ui| {
                 ui.strong("Image");
-                if let Some((_, tex)) = &self.original {
-                    textures::show(ui, tex, side * 0.6);
+                if let Some(image) = self.image.as_ref().filter(|i| i.path == test.path) {
+                    textures::show(ui, &image.texture, side * 0.6);
                 }
             });
             ui.vertical(|ui| {
                 ui.strong(format!(
                     "{} overlay: white = predicted mask, magenta = ground truth",
-                    set.method_ids[self.method]
+                    self.method
                 ));
                 if let Some(tex) = &self.overlays[0].texture {
                     textures::show(ui, tex, side);
@@ -369,8 +419,10 @@ impl AnomalyPanel {
                     }
                 }
                 ui.label("Image scores per method:");
-                for (m, id) in set.method_ids.iter().enumerate() {
-                    ui.label(format!("  {id}: {:.4e}", test.maps[m].image_score));
+                for id in &set.method_ids {
+                    if let Some(scores) = test.maps.get(id) {
+                        ui.label(format!("  {id}: {:.4e}", scores.image_score));
+                    }
                 }
                 ui.separator();
                 ui.strong("Export");
@@ -404,20 +456,18 @@ impl AnomalyPanel {
             return;
         };
         ui.separator();
+        let [paper, default] = compared;
         let captions = [
-            format!(
-                "paper's map: {} (stage {})",
-                set.method_ids[compared[0]], set.stage
-            ),
-            format!("default map: {}", set.method_ids[compared[1]]),
+            format!("paper's map: {paper} (stage {})", set.stage),
+            format!("default map: {default}"),
         ];
         ui.horizontal_top(|ui| {
             let side = (ui.available_height() - 50.0).clamp(160.0, 400.0);
-            for ((m, overlay), caption) in
+            for ((method, overlay), caption) in
                 compared.into_iter().zip(&self.overlays[1..]).zip(captions)
             {
                 ui.vertical(|ui| {
-                    let summary = anomaly_method(set.method_ids[m]).map(|a| a.summary());
+                    let summary = anomaly_method(method.as_str()).map(|a| a.summary());
                     ui.strong(caption)
                         .on_hover_text(summary.unwrap_or_default());
                     if let Some(tex) = &overlay.texture {
@@ -428,9 +478,11 @@ impl AnomalyPanel {
                             Some(_) => format!("IoU {:.3}", f.iou()),
                             None => format!("{} px flagged", f.predicted_pixels),
                         };
+                        let threshold = self.thresholds.get(&method).copied();
                         ui.label(format!(
                             "score {:.3e}, threshold {:.3e}, {hits}",
-                            f.image_score, self.thresholds[m]
+                            f.image_score,
+                            threshold.unwrap_or(f32::NAN)
                         ));
                     }
                 });

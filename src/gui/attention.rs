@@ -1,6 +1,7 @@
 //! Attention panel: the D per-dimension maps of the selected image over the image (sortable by
 //! KL, by |d_i| or by index), click to pick dimensions, the overall map of the picked ones, the
-//! encoder stage, colormap, opacity and an optional common scale.
+//! encoder stage, the CAM rule (every registered one), colormap, opacity and an optional common
+//! scale.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use eframe::egui;
 use super::shared::Shared;
 use super::textures;
 use crate::engine::Explained;
-use crate::explain::Tiling;
+use crate::explain::cam::cam_methods;
 use crate::render::{Colormap, Scale, heat_overlay};
+use crate::tiling::Tiling;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortBy {
@@ -257,7 +259,7 @@ impl AttentionPanel {
             ui.selectable_value(&mut self.sort, SortBy::Index, "index");
             ui.separator();
             if let Some(model) = &shared.model {
-                let stages = model.config.stages.len();
+                let stages = model.config.stage_count();
                 egui::ComboBox::from_label("Encoder stage")
                     .selected_text(format!("{}", shared.stage))
                     .show_ui(ui, |ui| {
@@ -266,11 +268,21 @@ impl AttentionPanel {
                             ui.selectable_value(
                                 &mut shared.stage,
                                 s,
-                                format!("{s} ({} ch, {side}x{side})", model.config.stages[s]),
+                                format!(
+                                    "{s} ({} ch, {side}x{side})",
+                                    model.config.stage_widths()[s]
+                                ),
                             );
                         }
                     });
             }
+            egui::ComboBox::from_label("CAM rule")
+                .selected_text(shared.cam)
+                .show_ui(ui, |ui| {
+                    for cam in cam_methods() {
+                        ui.selectable_value(&mut shared.cam, cam.id(), cam.id());
+                    }
+                });
             colormap_combo(ui, &mut self.cmap);
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
             ui.checkbox(&mut self.common_scale, "Common scale");

@@ -56,13 +56,13 @@ impl MetricsPanel {
         };
         ui.horizontal_wrapped(|ui| {
             ui.label("Method");
-            for (m, id) in set.method_ids.iter().enumerate() {
-                ui.selectable_value(&mut anomaly.method, m, *id);
+            for &id in &set.method_ids {
+                ui.selectable_value(&mut anomaly.method, id, id.as_str());
             }
             ui.separator();
             ui.label(format!("encoder stage {}", set.stage));
         });
-        let Some(evaluation) = set.evaluations.get(anomaly.method) else {
+        let Some(evaluation) = set.evaluations.get(&anomaly.method) else {
             ui.label("No figures for this method.");
             for note in &set.notes {
                 ui.label(format!("note: {note}"));

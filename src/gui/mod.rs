@@ -134,6 +134,8 @@ pub struct App {
     startup_screenshot: Option<(PathBuf, bool)>,
     ready_since: Option<Instant>,
     pending_screenshot: Option<PathBuf>,
+    /// Close the window once the worker has answered the write of this file.
+    close_after_write: Option<PathBuf>,
     started: bool,
     created: Instant,
     options: GuiOptions,
@@ -173,6 +175,7 @@ impl App {
                 .map(|p| (p, options.exit_after_screenshot)),
             ready_since: None,
             pending_screenshot: None,
+            close_after_write: None,
             started: false,
             created: Instant::now(),
             options,
@@ -224,6 +227,7 @@ impl App {
             }
             Event::Categories(list) => self.data.categories = list,
             Event::Thumbnails(list) => self.data.set_thumbnails(ctx, list),
+            Event::Image { path, image } => self.anomaly.on_image(ctx, path, image),
             Event::Model(info) => {
                 self.training.on_model(&info);
                 self.shared.set_model(info);
@@ -250,11 +254,22 @@ impl App {
             }
             Event::ExportProgress { done, total } => self.shared.export = Some((done, total)),
             Event::Written { what, paths } => {
+                if self
+                    .close_after_write
+                    .as_ref()
+                    .is_some_and(|p| paths.contains(p))
+                {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
                 self.shared.export = None;
                 self.shared.last_written = paths;
                 self.shared.info(format!("wrote {what}"));
             }
             Event::Error(e) => {
+                // A failed start-up screenshot still ends a run that asked to close after it.
+                if self.close_after_write.is_some() {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
                 self.shared.export = None;
                 self.shared.error(e);
             }
@@ -282,16 +297,7 @@ impl App {
         match write {
             Write::Checkpoint(path) => self.send(Command::SaveModel(path)),
             Write::Overlay(path) => match self.anomaly.current_overlay(&self.shared) {
-                Some(img) => match ensure_parent(&path)
-                    .and_then(|()| crate::render::save_png_atomic(&img, &path))
-                {
-                    Ok(()) => {
-                        self.shared.last_written = vec![path.clone()];
-                        self.shared
-                            .info(format!("wrote overlay {}", path.display()));
-                    }
-                    Err(e) => self.shared.error(format!("{}: {e}", path.display())),
-                },
+                Some(image) => self.write_png(image, path, "overlay"),
                 None => self
                     .shared
                     .error("no overlay to export: pick a scored test image".into()),
@@ -306,17 +312,8 @@ impl App {
                 });
             }
             Write::Report(path) => self.send(Command::WriteReport(path)),
-            Write::Grid(path) => match &self.traversal.grid_image {
-                Some(img) => match ensure_parent(&path)
-                    .and_then(|()| crate::render::save_png_atomic(img, &path))
-                {
-                    Ok(()) => {
-                        self.shared.last_written = vec![path.clone()];
-                        self.shared
-                            .info(format!("wrote traversal grid {}", path.display()));
-                    }
-                    Err(e) => self.shared.error(format!("{}: {e}", path.display())),
-                },
+            Write::Grid(path) => match self.traversal.grid_image.clone() {
+                Some(image) => self.write_png(image, path, "traversal grid"),
                 None => self.shared.error("no traversal grid yet".into()),
             },
             Write::Screenshot(path) => {
@@ -332,32 +329,39 @@ impl App {
         }
     }
 
+    /// Asks the worker to write `image` to `path` as a PNG; it answers `Written` or `Error`.
+    fn write_png(&self, image: image::RgbaImage, path: PathBuf, what: &str) {
+        self.send(Command::WritePng {
+            image,
+            path,
+            what: what.into(),
+        });
+    }
+
     fn save_screenshot(&mut self, ctx: &egui::Context, image: &egui::ColorImage) {
         let Some(path) = self.pending_screenshot.take() else {
             return;
         };
-        let [w, h] = image.size;
-        let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-        let result = image::RgbaImage::from_raw(w as u32, h as u32, bytes)
-            .ok_or_else(|| std::io::Error::other("screenshot has the wrong size"))
-            .and_then(|img| {
-                ensure_parent(&path)?;
-                crate::render::save_png_atomic(&img, &path)
-            });
-        match result {
-            Ok(()) => {
-                self.shared.last_written = vec![path.clone()];
-                self.shared
-                    .info(format!("wrote screenshot {}", path.display()));
-            }
-            Err(e) => self.shared.error(format!("{}: {e}", path.display())),
-        }
-        if self
+        let closes = self
             .startup_screenshot
             .as_ref()
-            .is_some_and(|(p, exit)| *p == path && *exit)
-        {
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            .is_some_and(|(p, exit)| *p == path && *exit);
+        let [w, h] = image.size;
+        let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+        match image::RgbaImage::from_raw(w as u32, h as u32, bytes) {
+            Some(rgba) => {
+                if closes {
+                    self.close_after_write = Some(path.clone());
+                }
+                self.write_png(rgba, path, "screenshot");
+            }
+            None => {
+                let problem = "the screenshot has the wrong size";
+                self.shared.error(format!("{}: {problem}", path.display()));
+                if closes {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
         }
     }
 
@@ -582,11 +586,4 @@ fn bundled(relative: &str) -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|p| p.exists())
-}
-
-fn ensure_parent(path: &Path) -> std::io::Result<()> {
-    match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
-        _ => Ok(()),
-    }
 }

@@ -8,6 +8,7 @@ use crossbeam_channel::Sender;
 use eframe::egui;
 
 use crate::engine::{Command, DataSummary, Explained, ModelInfo, ScoredSet, TrainRequest};
+use crate::explain::cam::DEFAULT_CAM;
 
 /// A file the user asked to write; the app asks before replacing an existing one.
 #[derive(Debug, Clone)]
@@ -54,8 +55,8 @@ pub enum Action {
     Confirmed(Write),
 }
 
-/// Image, stage, model generation and patch window of an explain request.
-type ExplainRequest = (PathBuf, usize, u64, Option<(usize, usize)>);
+/// Image, stage, model generation, patch window and CAM rule of an explain request.
+type ExplainRequest = (PathBuf, usize, u64, Option<(usize, usize)>, &'static str);
 
 pub struct Shared {
     commands: Sender<Command>,
@@ -68,6 +69,8 @@ pub struct Shared {
     pub scored: Option<Arc<ScoredSet>>,
     /// Encoder stage explained (attention and anomaly maps).
     pub stage: usize,
+    /// The CAM rule of the attention maps (an id from `explain::cam::cam_methods`).
+    pub cam: &'static str,
     /// A patch model's window to explain (top-left corner in image-size pixels, one of the
     /// tiling's positions); None for the centre one.
     pub window: Option<(usize, usize)>,
@@ -80,7 +83,7 @@ pub struct Shared {
     pub confirm: Option<Write>,
     pub screenshot_path: String,
     pub report_path: String,
-    /// Explain request in flight (path, stage, model generation, window).
+    /// Explain request in flight.
     requested: Option<ExplainRequest>,
     scoring_requested: Option<(usize, u64)>,
     scroll_to_selected: bool,
@@ -98,6 +101,7 @@ impl Shared {
             explained: None,
             scored: None,
             stage: usize::MAX,
+            cam: DEFAULT_CAM,
             window: None,
             scoring: None,
             export: None,
@@ -141,7 +145,7 @@ impl Shared {
     }
 
     pub fn set_model(&mut self, info: Arc<ModelInfo>) {
-        if self.stage >= info.config.stages.len() || info.tiling.is_some() {
+        if self.stage >= info.config.stage_count() || info.tiling.is_some() {
             self.stage = info.default_stage;
         }
         self.model = Some(info);
@@ -205,11 +209,12 @@ impl Shared {
             self.selected = Some(first);
         }
         if let Some(path) = &self.selected {
-            let want = (path.clone(), self.stage, generation, self.window);
+            let want = (path.clone(), self.stage, generation, self.window, self.cam);
             let have = self.explained.as_ref().is_some_and(|e| {
                 e.path == *path
                     && e.stage == self.stage
                     && e.generation == generation
+                    && e.cam == self.cam
                     && (self.window.is_none() || e.window == self.window)
             });
             if !have && self.requested.as_ref() != Some(&want) {
@@ -217,6 +222,7 @@ impl Shared {
                     path: path.clone(),
                     stage: self.stage,
                     window: self.window,
+                    cam: self.cam,
                 });
                 self.requested = Some(want);
             }

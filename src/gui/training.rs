@@ -9,17 +9,20 @@ use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
-use crate::model::ReconLoss;
-use crate::train::{ACTIVE_UNIT_VARIANCE, TrainConfig, TrainEvent, active_units};
+use crate::model::{ReconLoss, VaeConfig};
+use crate::run::{EncoderChoice, RunOptions, Window};
+use crate::train::{ACTIVE_UNIT_VARIANCE, TrainEvent, active_units};
 
 /// Most points kept per loss curve (older ones are thinned out).
 const MAX_POINTS: usize = 4000;
 
 pub struct TrainingPanel {
-    pub config: TrainConfig,
-    pub latent_dim: usize,
-    pub input_size: usize,
-    pub patch: bool,
+    /// The run the Start button asks for (the library's defaults, as on the command line).
+    pub options: RunOptions,
+    /// Trained encoder stage widths as the user types them, comma-separated (empty: the
+    /// encoder's default).
+    pub stages: String,
+    pub hidden: usize,
     pub run_dir: String,
     pub resume: bool,
     pub save_path: String,
@@ -46,10 +49,9 @@ pub struct TrainingPanel {
 impl Default for TrainingPanel {
     fn default() -> Self {
         Self {
-            config: TrainConfig::default(),
-            latent_dim: 32,
-            input_size: 128,
-            patch: true,
+            options: RunOptions::default(),
+            stages: String::new(),
+            hidden: VaeConfig::DEFAULT_HIDDEN,
             run_dir: "runs/explorer".into(),
             resume: false,
             save_path: "model.safetensors".into(),
@@ -104,7 +106,7 @@ impl TrainingPanel {
             self.epoch = last.epoch;
             self.curve_per_epoch = true;
         }
-        self.latent_dim = info.config.latent_dim;
+        self.options.latent_dim = info.config.latent_dim;
     }
 
     pub fn on_event(&mut self, event: TrainEvent) {
@@ -180,13 +182,9 @@ impl TrainingPanel {
         let running = self.is_active();
         ui.add_enabled_ui(!running, |ui| {
             egui::Grid::new("hyper").num_columns(2).show(ui, |ui| {
-                let c = &mut self.config;
-                textures::labelled(
-                    ui,
-                    "Epochs",
-                    egui::DragValue::new(&mut c.epochs).range(1..=10_000),
-                );
+                epochs_row(ui, &mut self.options.epochs);
                 ui.end_row();
+                let c = &mut self.options.train;
                 textures::labelled(
                     ui,
                     "Batch size",
@@ -251,20 +249,66 @@ impl TrainingPanel {
                         .suffix(" epochs"),
                 );
                 ui.end_row();
+                let fresh = !self.resume;
                 let name = ui.label("Latent dimensions");
                 ui.add_enabled(
-                    !self.resume,
-                    egui::DragValue::new(&mut self.latent_dim).range(1..=256),
+                    fresh,
+                    egui::DragValue::new(&mut self.options.latent_dim).range(1..=256),
                 )
                 .labelled_by(name.id);
                 ui.end_row();
-                egui::ComboBox::from_label("Input size")
-                    .selected_text(format!("{} px", self.input_size))
-                    .show_ui(ui, |ui| {
-                        for s in [64, 128, 256] {
-                            ui.selectable_value(&mut self.input_size, s, format!("{s} px"));
-                        }
-                    });
+                let name = ui.label("Encoder stages");
+                let default = join(
+                    &RunOptions {
+                        stages: None,
+                        ..self.options.clone()
+                    }
+                    .architecture(1)
+                    .stages,
+                );
+                ui.add_enabled(
+                    fresh,
+                    egui::TextEdit::singleline(&mut self.stages).hint_text(default),
+                )
+                .labelled_by(name.id)
+                .on_hover_text("Channels of each encoder stage, comma-separated");
+                ui.end_row();
+                let name = ui.label("Hidden width");
+                ui.add_enabled(
+                    fresh,
+                    egui::DragValue::new(&mut self.hidden).range(1..=8192),
+                )
+                .labelled_by(name.id);
+                ui.end_row();
+                ui.add_enabled_ui(fresh, |ui| {
+                    egui::ComboBox::from_label("Image size")
+                        .selected_text(format!("{} px", self.options.image_size))
+                        .show_ui(ui, |ui| {
+                            for s in [64, 128, 192, 256] {
+                                ui.selectable_value(
+                                    &mut self.options.image_size,
+                                    s,
+                                    format!("{s} px"),
+                                );
+                            }
+                        });
+                });
+                ui.end_row();
+                ui.add_enabled_ui(fresh, |ui| window_choice(ui, &mut self.options));
+                ui.end_row();
+                ui.add_enabled_ui(fresh, |ui| {
+                    egui::ComboBox::from_label("Encoder")
+                        .selected_text(encoder_text(self.options.encoder))
+                        .show_ui(ui, |ui| {
+                            for choice in [EncoderChoice::Pretrained, EncoderChoice::Scratch] {
+                                ui.selectable_value(
+                                    &mut self.options.encoder,
+                                    choice,
+                                    encoder_text(choice),
+                                );
+                            }
+                        })
+                });
                 ui.end_row();
                 textures::labelled(
                     ui,
@@ -273,13 +317,6 @@ impl TrainingPanel {
                 );
                 ui.end_row();
             });
-            ui.add_enabled(
-                !self.resume,
-                egui::Checkbox::new(
-                    &mut self.patch,
-                    "Patch VAE (windows of a quarter of the image)",
-                ),
-            );
             ui.checkbox(&mut self.resume, "Continue from the loaded model");
         });
         ui.horizontal(|ui| {
@@ -290,11 +327,20 @@ impl TrainingPanel {
                 )
                 .clicked()
             {
+                let Some(stages) = parse_stages(&self.stages) else {
+                    shared.error(format!(
+                        "encoder stages \"{}\": give positive channel counts separated by commas, \
+                         e.g. 32,64,128,128, or leave the field empty for the default",
+                        self.stages
+                    ));
+                    return;
+                };
                 let request = TrainRequest {
-                    config: self.config.clone(),
-                    latent_dim: self.latent_dim,
-                    input_size: self.input_size,
-                    patch: self.patch,
+                    options: RunOptions {
+                        stages,
+                        hidden: Some(self.hidden),
+                        ..self.options.clone()
+                    },
                     run_dir: PathBuf::from(self.run_dir.trim()),
                     resume: self.resume,
                 };
@@ -445,6 +491,79 @@ fn format_eta(seconds: f64) -> String {
     } else {
         format!("{}m{:02}s", s / 60, s % 60)
     }
+}
+
+fn join(stages: &[usize]) -> String {
+    stages
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn encoder_text(choice: EncoderChoice) -> &'static str {
+    match choice {
+        EncoderChoice::Pretrained => "pretrained (ImageNet features, frozen)",
+        EncoderChoice::Scratch => "from scratch (the paper's setting)",
+    }
+}
+
+/// Positive channel counts separated by commas (`Some(None)` for an empty field: the default),
+/// or None when the text is not such a list.
+fn parse_stages(text: &str) -> Option<Option<Vec<usize>>> {
+    if text.trim().is_empty() {
+        return Some(None);
+    }
+    let stages: Option<Vec<usize>> = text
+        .split(',')
+        .map(|s| s.trim().parse().ok().filter(|&c: &usize| c > 0))
+        .collect();
+    stages.filter(|s| !s.is_empty()).map(Some)
+}
+
+/// "Epochs": automatic (about 6,000 images' worth) or a number.
+fn epochs_row(ui: &mut egui::Ui, epochs: &mut Option<usize>) {
+    ui.label("Epochs");
+    ui.horizontal(|ui| {
+        let mut auto = epochs.is_none();
+        if ui
+            .checkbox(&mut auto, "auto")
+            .on_hover_text("About 6,000 images' worth, 10 to 100 epochs")
+            .changed()
+        {
+            *epochs = if auto { None } else { Some(60) };
+        }
+        if let Some(n) = epochs {
+            ui.add(egui::DragValue::new(n).range(1..=10_000));
+        }
+    });
+}
+
+/// Whole images, or a patch VAE on windows of an automatic or chosen side; `auto` is what the
+/// run plan picks for `options`.
+fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) {
+    let image_size = options.image_size;
+    let auto = options
+        .tiling(options.architecture(1).stage_count())
+        .map_or(image_size, |t| t.window);
+    let window = &mut options.window;
+    let text = |w: &Window| match w {
+        Window::Auto => format!("patch VAE, {auto} px windows (auto)"),
+        Window::Patch(side) => format!("patch VAE, {side} px windows"),
+        Window::WholeImage => "whole image (the paper's setting)".to_string(),
+    };
+    egui::ComboBox::from_label("Model input")
+        .selected_text(text(window))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(window, Window::Auto, text(&Window::Auto));
+            for side in [16, 32, 48, 64, 96, 128]
+                .into_iter()
+                .filter(|&s| s <= image_size)
+            {
+                ui.selectable_value(window, Window::Patch(side), text(&Window::Patch(side)));
+            }
+            ui.selectable_value(window, Window::WholeImage, text(&Window::WholeImage));
+        });
 }
 
 #[cfg(test)]

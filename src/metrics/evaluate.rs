@@ -71,7 +71,7 @@ pub struct Evaluation {
     pub notes: Vec<String>,
 }
 
-/// Evaluates scored test images (SPEC §5): pixel AUROC, AU-PRO up to `pro_limit` (0.3 in the
+/// Evaluates scored test images (docs/method.md §5): pixel AUROC, AU-PRO up to `pro_limit` (0.3 in the
 /// MVTec AD benchmark), image AUROC, pixel F1-max, overall and per defect type. Pixel figures use
 /// the good images plus the defect images that have a mask. Scores are ranked raw.
 ///

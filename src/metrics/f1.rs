@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::pool::PixelPool;
-use super::rank::{pack_desc, packed_payload, tie_runs};
+use super::rank::{labelled_runs, rank_labelled};
 
 /// The best F1 score and the threshold reaching it (the lowest such threshold on a tie, as
 /// `argmax` over `sklearn.metrics.precision_recall_curve`'s increasing thresholds picks).
@@ -16,16 +16,7 @@ pub struct F1Max {
 /// F1-max of `scores` against `labels` (true = anomalous). `None` without any positive label or
 /// when the lengths differ.
 pub fn f1_max(scores: &[f32], labels: &[bool]) -> Option<F1Max> {
-    if scores.len() != labels.len() {
-        return None;
-    }
-    let mut sorted: Vec<u64> = scores
-        .iter()
-        .zip(labels)
-        .map(|(&s, &l)| pack_desc(s, u32::from(l)))
-        .collect();
-    sorted.sort_unstable();
-    f1_from_sorted(&sorted)
+    f1_from_sorted(&rank_labelled(scores, labels)?)
 }
 
 impl PixelPool {
@@ -36,16 +27,15 @@ impl PixelPool {
 }
 
 fn f1_from_sorted(sorted: &[u64]) -> Option<F1Max> {
-    let positives = sorted.iter().filter(|&&e| packed_payload(e) != 0).count() as u64;
+    let positives: u64 = labelled_runs(sorted).map(|(_, (p, _))| p).sum();
     if positives == 0 {
         return None;
     }
     let (mut tp, mut fp) = (0u64, 0u64);
     let mut best: Option<F1Max> = None;
-    for (score, run) in tie_runs(sorted) {
-        let p = run.iter().filter(|&&e| packed_payload(e) != 0).count() as u64;
+    for (score, (p, n)) in labelled_runs(sorted) {
         tp += p;
-        fp += run.len() as u64 - p;
+        fp += n;
         // F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P).
         let f1 = 2.0 * tp as f64 / (tp + fp + positives) as f64;
         // Runs come by descending score, so `>=` keeps the lowest threshold among equals.

@@ -1,4 +1,4 @@
-//! Anomaly-detection figures with the semantics of the official MVTec AD evaluation (SPEC §5):
+//! Anomaly-detection figures with the semantics of the official MVTec AD evaluation (docs/method.md §5):
 //! pixel and image AUROC, AU-PRO, F1-max, per defect type and overall, plus the curves behind them.
 //!
 //! Scores are ranked raw (never squashed) in `f32` total order, `-0.0` counting as `0.0`. The

@@ -58,6 +58,30 @@ pub(crate) fn tie_runs(sorted: &[u64]) -> impl Iterator<Item = (f32, &[u64])> {
         .map(|run| (packed_score(run[0]), run))
 }
 
+/// Scores packed with their label as payload (1 positive, 0 negative), sorted by descending
+/// score. `None` when the lengths differ.
+pub(crate) fn rank_labelled(scores: &[f32], labels: &[bool]) -> Option<Vec<u64>> {
+    if scores.len() != labels.len() {
+        return None;
+    }
+    let mut sorted: Vec<u64> = scores
+        .iter()
+        .zip(labels)
+        .map(|(&s, &l)| pack_desc(s, u32::from(l)))
+        .collect();
+    sorted.sort_unstable();
+    Some(sorted)
+}
+
+/// Each run of tied scores of a ranking, in descending score order, with its (positives,
+/// negatives) count: payload 0 is negative, anything else (a label, a region) positive.
+pub(crate) fn labelled_runs(sorted: &[u64]) -> impl Iterator<Item = (f32, (u64, u64))> {
+    tie_runs(sorted).map(|(score, run)| {
+        let negatives = run.iter().filter(|&&e| packed_payload(e) == 0).count() as u64;
+        (score, (run.len() as u64 - negatives, negatives))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

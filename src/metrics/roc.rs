@@ -2,7 +2,7 @@
 
 use super::curve::CurvePoint;
 use super::pool::PixelPool;
-use super::rank::{key_f64, pack_desc, packed_payload, tie_runs};
+use super::rank::{key_f64, labelled_runs, rank_labelled};
 
 /// Area under the ROC curve from the (positives, negatives) count of each run of tied scores,
 /// runs in descending score order: the Mann-Whitney statistic with ties counting one half,
@@ -25,8 +25,8 @@ pub(crate) fn auc_from_runs(runs: impl Iterator<Item = (u64, u64)>) -> Option<f6
 /// AUROC of `scores` against `labels` (true = positive/anomalous); ties count one half. `None` if
 /// only one class occurs or the lengths differ. NaN ranks by `f32::total_cmp`; check beforehand.
 pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
-    let sorted = ranked(scores, labels)?;
-    auc_from_runs(tie_runs(&sorted).map(|(_, run)| count_run(run)))
+    let sorted = rank_labelled(scores, labels)?;
+    auc_from_runs(labelled_runs(&sorted).map(|(_, counts)| counts))
 }
 
 /// [`auroc`] for `f64` scores (image scores such as a latent distance).
@@ -50,7 +50,7 @@ pub fn auroc_f64(scores: &[f64], labels: &[bool]) -> Option<f64> {
 /// after a first point (0, 0) with no threshold. A point's threshold `t` means "positive when
 /// score >= t". Empty if only one class occurs or the lengths differ.
 pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<CurvePoint> {
-    ranked(scores, labels)
+    rank_labelled(scores, labels)
         .map(|sorted| roc_from_sorted(&sorted))
         .unwrap_or_default()
 }
@@ -58,7 +58,7 @@ pub fn roc_curve(scores: &[f32], labels: &[bool]) -> Vec<CurvePoint> {
 impl PixelPool {
     /// Pixel AUROC (anomalous = inside any ground-truth region).
     pub fn auroc(&self) -> Option<f64> {
-        auc_from_runs(tie_runs(&self.sorted).map(|(_, run)| count_run(run)))
+        auc_from_runs(labelled_runs(&self.sorted).map(|(_, counts)| counts))
     }
 
     /// Pixel ROC curve, as [`roc_curve`].
@@ -67,30 +67,8 @@ impl PixelPool {
     }
 }
 
-/// Scores packed with payload 1 for positives, sorted by descending score.
-fn ranked(scores: &[f32], labels: &[bool]) -> Option<Vec<u64>> {
-    if scores.len() != labels.len() {
-        return None;
-    }
-    let mut sorted: Vec<u64> = scores
-        .iter()
-        .zip(labels)
-        .map(|(&s, &l)| pack_desc(s, u32::from(l)))
-        .collect();
-    sorted.sort_unstable();
-    Some(sorted)
-}
-
-/// (positives, negatives) in a run: payload 0 is negative, anything else positive.
-fn count_run(run: &[u64]) -> (u64, u64) {
-    let n = run.iter().filter(|&&e| packed_payload(e) == 0).count() as u64;
-    (run.len() as u64 - n, n)
-}
-
 fn roc_from_sorted(sorted: &[u64]) -> Vec<CurvePoint> {
-    let runs: Vec<(f32, (u64, u64))> = tie_runs(sorted)
-        .map(|(score, run)| (score, count_run(run)))
-        .collect();
+    let runs: Vec<(f32, (u64, u64))> = labelled_runs(sorted).collect();
     let pos: u64 = runs.iter().map(|r| r.1.0).sum();
     let neg: u64 = runs.iter().map(|r| r.1.1).sum();
     if pos == 0 || neg == 0 {

@@ -1,11 +1,13 @@
-//! The architecture numbers of the VAE (SPEC §1 and §7), shared with PyTorch as JSON.
+//! The architecture numbers of the VAE (docs/method.md §1 and §7), shared with PyTorch as JSON.
 
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use super::pretrained::Lite0Stage;
 
 /// Input size, channels, stage widths, hidden width and latent size: everything needed to build the
-/// network. Serialised with exactly the keys of SPEC §7 so PyTorch users can write it by hand.
+/// network. Serialised with exactly the keys of docs/method.md §7 so PyTorch users can write it by
+/// hand, plus `backbone` for an encoder over frozen pretrained stages (absent when from scratch).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct VaeConfig {
@@ -14,6 +16,11 @@ pub struct VaeConfig {
     pub stages: Vec<usize>,
     pub hidden: usize,
     pub latent_dim: usize,
+    /// Frozen ImageNet-pretrained stages in front of `stages`: EfficientNet-Lite0 up to this
+    /// stride, each of its resolutions (from stride 2) one encoder stage. None: every stage is
+    /// trained from scratch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone: Option<Lite0Stage>,
 }
 
 impl VaeConfig {
@@ -25,6 +32,7 @@ impl VaeConfig {
             stages: vec![32, 64, 128, 256],
             hidden: 512,
             latent_dim: 32,
+            backbone: None,
         }
     }
 
@@ -35,15 +43,65 @@ impl VaeConfig {
         Self {
             input_size,
             channels,
-            stages: vec![32, 64, 128, 128],
-            hidden: 128,
+            stages: Self::DEFAULT_STAGES.to_vec(),
+            hidden: Self::DEFAULT_HIDDEN,
             latent_dim,
+            backbone: None,
         }
     }
 
+    /// vaelens' default over pretrained features: EfficientNet-Lite0 to stride 8 (three frozen
+    /// stages of 16, 24 and 40 channels), then two trained stages.
+    pub fn pretrained_for(channels: usize, input_size: usize, latent_dim: usize) -> Self {
+        Self {
+            input_size,
+            channels,
+            stages: Self::PRETRAINED_STAGES.to_vec(),
+            hidden: Self::DEFAULT_HIDDEN,
+            latent_dim,
+            backbone: Some(Lite0Stage::Stride8),
+        }
+    }
+
+    /// Trained stage widths of `pretrained_for`.
+    pub const PRETRAINED_STAGES: [usize; 2] = [64, 64];
+
+    /// The frozen pretrained stages, shallowest first (empty for a scratch encoder).
+    pub fn backbone_stages(&self) -> &'static [Lite0Stage] {
+        match self.backbone {
+            Some(deepest) => &Lite0Stage::ALL[..=deepest as usize],
+            None => &[],
+        }
+    }
+
+    /// Output channels of every encoder stage, frozen ones first: what attention can be taken
+    /// from, stage k at 1 / 2^(k+1) of the input side.
+    pub fn stage_widths(&self) -> Vec<usize> {
+        self.backbone_stages()
+            .iter()
+            .map(|s| s.channels())
+            .chain(self.stages.iter().copied())
+            .collect()
+    }
+
+    /// Number of encoder stages, frozen ones included.
+    pub fn stage_count(&self) -> usize {
+        self.backbone_stages().len() + self.stages.len()
+    }
+
+    /// Stage widths of `default_for`.
+    pub const DEFAULT_STAGES: [usize; 4] = [32, 64, 128, 128];
+    /// Hidden width of `default_for`.
+    pub const DEFAULT_HIDDEN: usize = 128;
+    /// Bounds on a config read from a file.
+    pub const MAX_INPUT_SIZE: usize = 4096;
+    pub const MAX_STAGES: usize = 10;
+    pub const MAX_WIDTH: usize = 16384;
+    pub const MAX_LATENT: usize = 4096;
+
     /// Side length of the last stage's feature maps.
     pub fn last_side(&self) -> usize {
-        self.input_size >> self.stages.len()
+        self.input_size >> self.stage_count()
     }
 
     /// Side length of stage `k`'s output feature maps.
@@ -53,14 +111,31 @@ impl VaeConfig {
 
     /// Number of features that the flatten step hands to `encoder.fc`.
     pub fn flat(&self) -> usize {
-        self.stages.last().copied().unwrap_or(0) * self.last_side() * self.last_side()
+        self.stage_widths().last().copied().unwrap_or(0) * self.last_side() * self.last_side()
     }
 
-    /// Checks that the numbers describe a buildable network.
+    /// Checks that the numbers describe a buildable network of a sane size (bounds checked
+    /// before anything is computed from them, so absurd numbers in a file cannot overflow).
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |why: String| Err(ModelError::BadConfig(why));
-        if self.stages.is_empty() {
+        if self.stages.is_empty() && self.backbone.is_none() {
             return bad("`stages` is empty: at least one encoder stage is needed".into());
+        }
+        for (value, name, max) in [
+            (self.input_size, "input_size", Self::MAX_INPUT_SIZE),
+            (self.stages.len(), "the number of stages", Self::MAX_STAGES),
+            (self.hidden, "hidden", Self::MAX_WIDTH),
+            (self.latent_dim, "latent_dim", Self::MAX_LATENT),
+        ] {
+            if value > max {
+                return bad(format!("{name} is {value}; at most {max} is supported"));
+            }
+        }
+        if let Some(&wide) = self.stages.iter().find(|&&w| w > Self::MAX_WIDTH) {
+            return bad(format!(
+                "a stage is {wide} channels wide; at most {} is supported",
+                Self::MAX_WIDTH
+            ));
         }
         if self.stages.contains(&0) || self.hidden == 0 || self.latent_dim == 0 {
             return bad("stage widths, `hidden` and `latent_dim` must be positive".into());
@@ -71,7 +146,7 @@ impl VaeConfig {
                 self.channels
             ));
         }
-        let divisor = 1usize << self.stages.len();
+        let divisor = 1usize << self.stage_count();
         if self.input_size < divisor || !self.input_size.is_multiple_of(divisor) {
             return bad(format!(
                 "`input_size` {} must be a positive multiple of 2^stages = {divisor}",

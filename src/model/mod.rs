@@ -1,4 +1,4 @@
-//! The convolutional VAE of SPEC §1: config, network, losses, and weights in PyTorch's layout.
+//! The convolutional VAE of docs/method.md §1: config, network, losses, and weights in PyTorch's layout.
 
 mod config;
 mod error;

@@ -1,4 +1,5 @@
-//! The network: strided conv encoder with mu / logvar heads, and a mirrored transposed-conv decoder.
+//! The network: strided conv encoder (optionally behind frozen pretrained stages) with mu / logvar
+//! heads, and a mirrored transposed-conv decoder.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
@@ -6,6 +7,7 @@ use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, sigmoid};
 
+use super::pretrained::{Lite0Config, Lite0Features, Lite0Stage};
 use super::weights::{check_complete, decoder_widths};
 use super::{ModelError, NamedTensor, NamedTensors, VaeConfig};
 
@@ -13,6 +15,8 @@ const SLOPE: f64 = 0.2;
 
 #[derive(Module, Debug)]
 pub struct Encoder {
+    /// Frozen ImageNet-pretrained stages in front of `convs` (None: every stage is trained).
+    pub backbone: Option<Lite0Features>,
     pub convs: Vec<Conv2d>,
     pub fc: Linear,
     pub mu: Linear,
@@ -43,30 +47,60 @@ pub struct EncoderOutput {
 }
 
 impl Encoder {
-    /// Output of stage `k` (after its LeakyReLU) for input images `[batch, C, S, S]`.
+    /// The frozen stages, shallowest first (empty without a backbone).
+    fn frozen_stages(&self) -> &'static [Lite0Stage] {
+        match &self.backbone {
+            Some(backbone) => &Lite0Stage::ALL[..=backbone.deepest() as usize],
+            None => &[],
+        }
+    }
+
+    /// Output of stage `k` (frozen stages first; a trained stage after its LeakyReLU) for input
+    /// images `[batch, C, S, S]`.
     pub fn stage_features(&self, input: Tensor<4>, k: usize) -> Tensor<4> {
-        self.convs[..=k]
+        let frozen = self.frozen_stages();
+        let x = match &self.backbone {
+            Some(backbone) => {
+                let upto = frozen[k.min(frozen.len() - 1)];
+                backbone.forward(input, &[upto]).remove(0)
+            }
+            None => input,
+        };
+        if k < frozen.len() {
+            return x;
+        }
+        self.convs[..=k - frozen.len()]
             .iter()
-            .fold(input, |x, conv| leaky_relu(conv.forward(x), SLOPE))
+            .fold(x, |x, conv| leaky_relu(conv.forward(x), SLOPE))
     }
 
     /// The outputs of every stage, first to last, from one pass.
     pub fn all_stage_features(&self, input: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut x = input;
-        self.convs
-            .iter()
-            .map(|conv| {
-                x = leaky_relu(conv.forward(x.clone()), SLOPE);
-                x.clone()
-            })
-            .collect()
+        let mut outputs = match &self.backbone {
+            Some(backbone) => backbone.forward(input.clone(), self.frozen_stages()),
+            None => Vec::new(),
+        };
+        let mut x = outputs.last().cloned().unwrap_or(input);
+        for conv in &self.convs {
+            x = leaky_relu(conv.forward(x), SLOPE);
+            outputs.push(x.clone());
+        }
+        outputs
     }
 
     /// mu and logvar from the features of stage `k`: the rest of the encoder.
     pub fn head_from_stage(&self, features: Tensor<4>, k: usize) -> EncoderOutput {
-        let x = self.convs[k + 1..]
+        let frozen = self.frozen_stages();
+        let (x, next_conv) = match &self.backbone {
+            Some(backbone) if k < frozen.len() => {
+                let deepest = frozen[frozen.len() - 1];
+                (backbone.forward_from(features, frozen[k], deepest), 0)
+            }
+            _ => (features, k + 1 - frozen.len()),
+        };
+        let x = self.convs[next_conv..]
             .iter()
-            .fold(features, |x, conv| leaky_relu(conv.forward(x), SLOPE));
+            .fold(x, |x, conv| leaky_relu(conv.forward(x), SLOPE));
         let hidden = leaky_relu(self.fc.forward(x.flatten::<2>(1, 3)), SLOPE);
         EncoderOutput {
             mu: self.mu.forward(hidden.clone()),
@@ -75,33 +109,20 @@ impl Encoder {
     }
 
     pub fn forward(&self, input: Tensor<4>) -> EncoderOutput {
-        let last = self.convs.len() - 1;
+        let last = self.stage_count() - 1;
         self.head_from_stage(self.stage_features(input, last), last)
     }
 
+    /// Number of stages, frozen ones included.
     pub fn stage_count(&self) -> usize {
-        self.convs.len()
+        self.frozen_stages().len() + self.convs.len()
     }
 }
 
 impl Decoder {
     /// Images `[batch, C, S, S]` in (0, 1) from latents `[batch, D]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
-        let [batch, _] = z.dims();
-        let hidden = leaky_relu(self.fc.forward(z), SLOPE);
-        let flat = leaky_relu(self.proj.forward(hidden), SLOPE);
-        let mut x: Tensor<4> =
-            flat.reshape([batch, self.last_channels, self.last_side, self.last_side]);
-        let last = self.deconvs.len() - 1;
-        for (n, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
-            x = if n == last {
-                sigmoid(x)
-            } else {
-                leaky_relu(x, SLOPE)
-            };
-        }
-        x
+        sigmoid(self.forward_logits(z))
     }
 
     /// The decoder's output before the final sigmoid, for numerically stable BCE.
@@ -138,8 +159,13 @@ impl Vae {
         let deconvs = (0..decoder_widths(config).len())
             .map(|n| deconv(get, &format!("decoder.deconvs.{n}"), device))
             .collect();
+        let backbone = config
+            .backbone
+            .map(|deepest| Lite0Config::new(deepest).init(device))
+            .transpose()?;
         Ok(Self {
             encoder: Encoder {
+                backbone,
                 convs,
                 fc: linear(get, "encoder.fc", device),
                 mu: linear(get, "encoder.mu", device),
@@ -149,7 +175,7 @@ impl Vae {
                 fc: linear(get, "decoder.fc", device),
                 proj: linear(get, "decoder.proj", device),
                 deconvs,
-                last_channels: *config.stages.last().expect("validated"),
+                last_channels: *config.stage_widths().last().expect("validated"),
                 last_side: config.last_side(),
             },
         })

@@ -1,4 +1,4 @@
-//! Weights by PyTorch name and layout (SPEC §7), read from and written to safetensors.
+//! Weights by PyTorch name and layout (docs/method.md §7), read from and written to safetensors.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -24,7 +24,10 @@ pub fn expected_shapes(config: &VaeConfig) -> Vec<(String, Vec<usize>)> {
         shapes.push((format!("{name}.weight"), weight));
         shapes.push((format!("{name}.bias"), vec![bias]));
     };
-    let mut c_in = config.channels;
+    // Trained stages start from the last frozen one's features.
+    let mut c_in = config
+        .backbone
+        .map_or(config.channels, |stage| stage.channels());
     for (n, &width) in config.stages.iter().enumerate() {
         add(format!("encoder.convs.{n}"), vec![width, c_in, 4, 4], width);
         c_in = width;
@@ -35,7 +38,7 @@ pub fn expected_shapes(config: &VaeConfig) -> Vec<(String, Vec<usize>)> {
     add("encoder.logvar".into(), vec![latent, hidden], latent);
     add("decoder.fc".into(), vec![hidden, latent], hidden);
     add("decoder.proj".into(), vec![flat, hidden], flat);
-    let mut c_in = *config.stages.last().unwrap_or(&0);
+    let mut c_in = *config.stage_widths().last().unwrap_or(&0);
     for (n, c_out) in decoder_widths(config).into_iter().enumerate() {
         // PyTorch's ConvTranspose2d stores [in, out, kh, kw].
         add(
@@ -48,10 +51,10 @@ pub fn expected_shapes(config: &VaeConfig) -> Vec<(String, Vec<usize>)> {
     shapes
 }
 
-/// Output widths of the decoder's transposed convolutions: the stages reversed, ending at the
-/// image's channel count.
+/// Output widths of the decoder's transposed convolutions: the stages (frozen ones included)
+/// reversed, ending at the image's channel count.
 pub(crate) fn decoder_widths(config: &VaeConfig) -> Vec<usize> {
-    let mut widths: Vec<usize> = config.stages.iter().rev().skip(1).copied().collect();
+    let mut widths: Vec<usize> = config.stage_widths().into_iter().rev().skip(1).collect();
     widths.push(config.channels);
     widths
 }

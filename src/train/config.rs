@@ -1,6 +1,6 @@
 //! Training hyperparameters, with defaults that keep the latent alive on texture photos.
 
-use crate::explain::Tiling;
+use crate::tiling::Tiling;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ReconLoss;
@@ -52,6 +52,53 @@ impl Default for TrainConfig {
 const DEFAULT_IMAGE_BUDGET: usize = 6000;
 
 impl TrainConfig {
+    /// Why these hyperparameters cannot train, if they cannot: NaN or infinite numbers, a
+    /// learning rate that is not positive, counts of zero or beyond `MAX_EPOCHS`.
+    pub fn mismatch(&self) -> Option<String> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Some(format!(
+                "the learning rate is {}; a positive number is needed",
+                self.lr
+            ));
+        }
+        for (value, name) in [(self.beta, "beta"), (self.free_bits, "the free bits")] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Some(format!(
+                    "{name} is {value}; a number of 0 or more is needed"
+                ));
+            }
+        }
+        for (value, name, max) in [
+            (
+                self.epochs,
+                "the number of epochs",
+                super::state::MAX_EPOCHS,
+            ),
+            (self.batch_size, "the batch size", 1 << 16),
+            (
+                self.checkpoint_every,
+                "the checkpoint interval",
+                super::state::MAX_EPOCHS,
+            ),
+        ] {
+            if value == 0 || value > max {
+                return Some(format!("{name} is {value}; 1 to {max} is needed"));
+            }
+        }
+        for (value, name) in [
+            (self.kl_warmup_epochs, "the KL warm-up"),
+            (self.noise_warmup_epochs, "the noise warm-up"),
+        ] {
+            if value > super::state::MAX_EPOCHS {
+                return Some(format!(
+                    "{name} is {value} epochs; at most {} is supported",
+                    super::state::MAX_EPOCHS
+                ));
+            }
+        }
+        None
+    }
+
     /// Default epoch count for `n` training images: about `DEFAULT_IMAGE_BUDGET` images in all,
     /// at least 10 and at most 100 epochs.
     pub fn auto_epochs(n: usize) -> usize {

@@ -9,5 +9,6 @@ mod state;
 
 pub use config::TrainConfig;
 pub use events::TrainEvent;
-pub use run::{TrainError, TrainJob, TrainOutcome, train};
+pub use optimizer_state::{OPTIMIZER_FILE, OptimizerStateError};
+pub use run::{Resume, Snapshot, TrainError, TrainJob, TrainOutcome, train};
 pub use state::{ACTIVE_UNIT_VARIANCE, EpochSummary, TrainState, active_units};

@@ -2,7 +2,7 @@
 //! tensors gets new ids, so a run records its parameters' ids (in `TrainState`) and its optimizer
 //! (`RUN/optimizer.bpk`, burnpack), and a resumed model takes the recorded ids back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
@@ -41,22 +41,59 @@ pub fn with_param_ids(model: Vae, ids: &[u64]) -> Vae {
     model.map(&mut Assign(ids.iter()))
 }
 
-/// Writes the optimizer's state beside the run's checkpoint, atomically (creating the folder).
-pub fn save(run_dir: &Path, optimizer: &ModuleOptimizer) -> Result<(), String> {
-    let path = run_dir.join(OPTIMIZER_FILE);
-    std::fs::create_dir_all(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
-    let bytes = optimizer
-        .into_bytes()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    write_bytes_atomic(&path, &bytes).map_err(|e| e.to_string())
+/// Why Adam's state could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum OptimizerStateError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: Adam's state does not (de)serialise: {reason}")]
+    Format { path: PathBuf, reason: String },
+    #[error("{0} was written with another checkpoint than the run's weights")]
+    Mismatch(PathBuf),
 }
 
-/// The optimizer with the state saved in `run_dir`, if there is one; an unreadable file is an
-/// error that names it (training then restarts the optimizer and says so).
-pub fn load(run_dir: &Path, optimizer: ModuleOptimizer) -> Result<ModuleOptimizer, String> {
+/// Writes the optimizer's state beside the run's checkpoint, atomically (creating the folder),
+/// and returns the file's CRC-32.
+pub fn save(run_dir: &Path, optimizer: &ModuleOptimizer) -> Result<u32, OptimizerStateError> {
     let path = run_dir.join(OPTIMIZER_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| OptimizerStateError::Io { path, source }
+    };
+    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    let bytes = optimizer
+        .into_bytes()
+        .map_err(|e| OptimizerStateError::Format {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    write_bytes_atomic(&path, &bytes).map_err(io(&path))?;
+    Ok(crc32fast::hash(&bytes))
+}
+
+/// The optimizer with the state saved in `run_dir`, if there is one and its CRC-32 is `expected`
+/// (when known); an unreadable or mismatched file is an error that names it (training then
+/// restarts the optimizer and says so).
+pub fn load(
+    run_dir: &Path,
+    optimizer: ModuleOptimizer,
+    expected: Option<u32>,
+) -> Result<ModuleOptimizer, OptimizerStateError> {
+    let path = run_dir.join(OPTIMIZER_FILE);
+    let bytes = std::fs::read(&path).map_err(|source| OptimizerStateError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    if expected.is_some_and(|crc| crc != crc32fast::hash(&bytes)) {
+        return Err(OptimizerStateError::Mismatch(path));
+    }
     optimizer
         .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| OptimizerStateError::Format {
+            path,
+            reason: e.to_string(),
+        })
 }

@@ -1,6 +1,6 @@
 //! The loop itself.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -10,13 +10,16 @@ use crossbeam_channel::Sender;
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::optimizer_state::{self, OPTIMIZER_FILE, param_ids, with_param_ids};
+use super::optimizer_state::{
+    self, OPTIMIZER_FILE, OptimizerStateError, param_ids, with_param_ids,
+};
 use super::{EpochSummary, TrainConfig, TrainEvent, TrainState, active_units};
 use crate::backend::Backend;
-use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::TrainSet;
-use crate::explain::{NormalStats, Tiling};
-use crate::model::{LossTerms, ModelError, Vae, VaeConfig, init_weights, to_host, vae_loss};
+use crate::model::{
+    LossTerms, ModelError, NamedTensors, Vae, VaeConfig, init_weights, to_host, vae_loss,
+};
+use crate::tiling::Tiling;
 
 /// Everything one training run needs.
 pub struct TrainJob<'a> {
@@ -25,32 +28,52 @@ pub struct TrainJob<'a> {
     pub config: TrainConfig,
     pub run_dir: PathBuf,
     pub backend: Backend,
-    /// Continue from this checkpoint's weights and epoch count.
-    pub resume: Option<Checkpoint>,
+    /// Continue from these weights and this progress.
+    pub resume: Option<Resume>,
     pub data_dir: Option<PathBuf>,
     /// Set for a patch model: trained on random windows of the images, which are at
     /// `tiling.image_size`.
     pub tiling: Option<Tiling>,
 }
 
-/// How a run ended without error.
-#[derive(Debug)]
+/// Where a resumed run starts: its saved weights and, when recorded, its progress.
+#[derive(Clone, Debug)]
+pub struct Resume {
+    pub tensors: NamedTensors,
+    pub state: Option<TrainState>,
+}
+
+/// How a run ended without error; either way its last weights have just been saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrainOutcome {
-    Finished(Checkpoint),
-    /// Stopped by the user; the checkpoint holds the weights at the moment of stopping.
-    Cancelled(Checkpoint),
+    Finished,
+    /// Stopped by the user; the weights were saved at the moment of stopping.
+    Cancelled,
+}
+
+/// What the loop hands to its caller's `save` at each checkpoint: finite weights and the
+/// progress (with the parameter ids the optimizer's saved state is keyed by).
+pub struct Snapshot<'a> {
+    pub model: &'a Vae,
+    pub tensors: NamedTensors,
+    pub state: TrainState,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(
-        "training diverged at epoch {epoch}, step {step}: {what}; the last good checkpoint in {run_dir} is kept. Try a lower --lr or a larger --beta"
+        "training diverged at epoch {epoch}, step {step}: {what}; {}. Try a lower learning rate or a larger beta",
+        match kept {
+            Some(dir) => format!("the last good checkpoint in {} is kept", dir.display()),
+            None => "no checkpoint had been written yet".to_string(),
+        }
     )]
     Diverged {
         epoch: usize,
         step: usize,
         what: String,
-        run_dir: PathBuf,
+        /// The run folder, when it holds a good checkpoint.
+        kept: Option<PathBuf>,
     },
     #[error(
         "the training images have {found} channel(s) at {found_size} px but the model expects {expected} at {expected_size} px"
@@ -64,18 +87,18 @@ pub enum TrainError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    #[error("writing the optimizer's state: {0}")]
-    OptimizerState(String),
+    OptimizerState(#[from] OptimizerStateError),
 }
 
 /// Trains `job.model` on `job.data`, reporting through `events`, until done or until `cancel` is
-/// set. Checkpoints go to `job.run_dir` (see `Checkpoint::save_run`).
-pub fn train(
+/// set. Every `checkpoint_every` epochs, when cancelled and at the end, Adam's state goes to
+/// `job.run_dir` and the weights to `save` (which writes the checkpoint).
+pub fn train<E: From<TrainError>>(
     job: TrainJob<'_>,
     events: &Sender<TrainEvent>,
     cancel: &AtomicBool,
-) -> Result<TrainOutcome, TrainError> {
+    save: &mut dyn FnMut(Snapshot<'_>) -> Result<(), E>,
+) -> Result<TrainOutcome, E> {
     let TrainJob {
         data,
         model: model_config,
@@ -93,7 +116,8 @@ pub fn train(
             found_size: data.size as usize,
             expected: model_config.channels,
             expected_size: image_size,
-        });
+        }
+        .into());
     }
     let sampler = Sampler {
         data,
@@ -103,13 +127,7 @@ pub fn train(
     let device = backend.device.clone();
     let resuming = resume.is_some();
     let (tensors, mut state) = match resume {
-        Some(checkpoint) => {
-            let state = checkpoint
-                .state
-                .clone()
-                .unwrap_or_else(|| fresh_state(&config));
-            (checkpoint.tensors, state)
-        }
+        Some(Resume { tensors, state }) => (tensors, state.unwrap_or_else(|| fresh_state(&config))),
         None => (
             init_weights(&model_config, config.seed),
             fresh_state(&config),
@@ -117,7 +135,8 @@ pub fn train(
     };
     state.config = config.clone();
     state.data_dir = data_dir;
-    let mut model = Vae::from_tensors(&model_config, &tensors, &device)?;
+    let mut model =
+        Vae::from_tensors(&model_config, &tensors, &device).map_err(TrainError::from)?;
     let mut optimizer = AdamConfig::new().init();
     // Adam's moments continue where the run left them when its state was saved with these weights.
     if resuming
@@ -125,7 +144,7 @@ pub fn train(
         && run_dir.join(OPTIMIZER_FILE).exists()
     {
         model = with_param_ids(model, &state.param_ids);
-        match optimizer_state::load(&run_dir, optimizer) {
+        match optimizer_state::load(&run_dir, optimizer, state.optimizer_crc32) {
             Ok(loaded) => optimizer = loaded,
             Err(why) => {
                 let _ = events.send(TrainEvent::Warning(format!("Adam's state restarts: {why}")));
@@ -149,17 +168,28 @@ pub fn train(
     let mut images_seen = 0usize;
     let remaining_images = samples_per_epoch * config.epochs.saturating_sub(first_epoch);
     let side = model_config.input_size;
-    let checkpoint_now = |model: &Vae, optimizer: &ModuleOptimizer, state: &TrainState| {
-        save(
-            model,
-            optimizer,
-            &model_config,
-            &sampler,
-            state,
-            &run_dir,
-            &device,
-        )
-    };
+    // Whether the run folder holds a good checkpoint (the resumed one, or one written since).
+    let saved = std::cell::Cell::new(resuming);
+    let mut checkpoint_now =
+        |model: &Vae, optimizer: &ModuleOptimizer, state: &TrainState| -> Result<(), E> {
+            let kept = saved.get().then_some(run_dir.as_path());
+            let tensors = finite_weights(model, state, kept)?;
+            // The checkpoint records the checksum of Adam's state written with it, so a resume never
+            // pairs these weights with the state of another checkpoint (a kill between the writes).
+            let crc = optimizer_state::save(&run_dir, optimizer).map_err(TrainError::from)?;
+            let state = TrainState {
+                param_ids: param_ids(model),
+                optimizer_crc32: Some(crc),
+                ..state.clone()
+            };
+            save(Snapshot {
+                model,
+                tensors,
+                state,
+            })?;
+            saved.set(true);
+            Ok(())
+        };
     let dims = model_config.latent_dim;
 
     for epoch in first_epoch..config.epochs {
@@ -169,13 +199,15 @@ pub fn train(
             ..Default::default()
         };
         let mut mu_moments = MuMoments::new(dims);
+        let mut epoch_images = 0usize;
         let order = sampler.order(epoch, config.seed);
         let batches: Vec<&[usize]> = order.chunks(config.batch_size.max(1)).collect();
-        for (b, indices) in batches.iter().enumerate() {
-            if cancel.load(Ordering::Relaxed) {
-                let checkpoint = checkpoint_now(&model, &optimizer, &state)?;
-                return Ok(TrainOutcome::Cancelled(checkpoint));
-            }
+        // A run stopped mid-epoch resumes at the batch where it stopped: the order, the flips
+        // and the noise are functions of the seed, the epoch and the step, so the weights end as
+        // an uninterrupted run's would.
+        let resume_at = std::mem::take(&mut state.batches_done).min(batches.len());
+        let mut cancelled = false;
+        for (b, indices) in batches.iter().enumerate().skip(resume_at) {
             let step = state.steps_done;
             let pixels = sampler.batch(indices, config.flip, mix(config.seed, step as u64));
             let n = indices.len();
@@ -209,13 +241,15 @@ pub fn train(
                     epoch: epoch + 1,
                     step,
                     what: format!("the loss became {}", terms.total),
-                    run_dir,
-                });
+                    kept: saved.get().then_some(run_dir),
+                }
+                .into());
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(config.lr, model, grads);
             state.steps_done += 1;
             images_seen += n;
+            epoch_images += n;
             accumulate(&mut sums, &terms, n);
             mu_moments.add(&to_host(mu));
             let rate = images_seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -227,11 +261,22 @@ pub fn train(
                 images_per_second: rate,
                 eta_seconds: remaining_images.saturating_sub(images_seen) as f64 / rate,
             });
+            // Checked after the step's event (never before a step), so that a stop asked for
+            // while an event waits to be read takes effect right after the next step.
+            if cancel.load(Ordering::Relaxed) {
+                cancelled = true;
+                if b + 1 < batches.len() {
+                    state.batches_done = b + 1;
+                    checkpoint_now(&model, &optimizer, &state)?;
+                    return Ok(TrainOutcome::Cancelled);
+                }
+                break;
+            }
         }
         let summary = summarize(
             &sums,
             &mu_moments,
-            samples_per_epoch,
+            epoch_images,
             epoch + 1,
             epoch_start.elapsed().as_secs_f64(),
         );
@@ -243,13 +288,19 @@ pub fn train(
             let _ = events.send(TrainEvent::Warning(text));
         }
         let last = epoch + 1 == config.epochs;
-        if last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
+        if cancelled || last || (epoch + 1) % config.checkpoint_every.max(1) == 0 {
             checkpoint_now(&model, &optimizer, &state)?;
             let _ = events.send(TrainEvent::Checkpoint(run_dir.clone()));
         }
+        if cancelled {
+            return Ok(TrainOutcome::Cancelled);
+        }
     }
-    let checkpoint = checkpoint_now(&model, &optimizer, &state)?;
-    Ok(TrainOutcome::Finished(checkpoint))
+    if first_epoch >= config.epochs {
+        // Nothing left to train (a resumed run that had finished): save as asked all the same.
+        checkpoint_now(&model, &optimizer, &state)?;
+    }
+    Ok(TrainOutcome::Finished)
 }
 
 /// What one training step sees: whole images, or for a patch model random windows of them
@@ -294,49 +345,32 @@ fn fresh_state(config: &TrainConfig) -> TrainState {
         history: Vec::new(),
         data_dir: None,
         param_ids: Vec::new(),
+        optimizer_crc32: None,
+        batches_done: 0,
     }
 }
 
-/// Normal statistics over the (unflipped) training set, then atomic writes of the optimizer's
-/// state and of the run (whose history names the parameter ids that state is keyed by).
-fn save(
+/// The model's weights on the host, or a divergence error: the loss can stay finite for a step
+/// after the weights overflow, and such weights are never saved.
+fn finite_weights(
     model: &Vae,
-    optimizer: &ModuleOptimizer,
-    model_config: &VaeConfig,
-    sampler: &Sampler<'_>,
     state: &TrainState,
-    run_dir: &std::path::Path,
-    device: &Device,
-) -> Result<Checkpoint, TrainError> {
+    kept: Option<&Path>,
+) -> Result<NamedTensors, TrainError> {
     let tensors = model.to_tensors();
-    // The loss can stay finite for a step after the weights overflow: never save such weights.
-    if let Some(bad) = tensors
+    match tensors
         .values()
         .flat_map(|t| &t.values)
         .find(|v| !v.is_finite())
     {
-        return Err(TrainError::Diverged {
+        Some(bad) => Err(TrainError::Diverged {
             epoch: state.epochs_done,
             step: state.steps_done,
             what: format!("a weight became {bad}"),
-            run_dir: run_dir.to_path_buf(),
-        });
+            kept: kept.map(Path::to_path_buf),
+        }),
+        None => Ok(tensors),
     }
-    let stats = NormalStats::of_train_set(model, sampler.data, sampler.tiling, device);
-    optimizer_state::save(run_dir, optimizer).map_err(TrainError::OptimizerState)?;
-    let state = TrainState {
-        param_ids: param_ids(model),
-        ..state.clone()
-    };
-    let checkpoint = Checkpoint {
-        config: model_config.clone(),
-        tensors,
-        stats: Some(stats),
-        state: Some(state),
-        tiling: sampler.tiling,
-    };
-    checkpoint.save_run(run_dir)?;
-    Ok(checkpoint)
 }
 
 fn scalar(t: &Tensor<1>) -> f64 {

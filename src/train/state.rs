@@ -36,6 +36,9 @@ pub struct EpochSummary {
     pub seconds: f64,
 }
 
+/// Most epochs a run may have (bounds numbers read from a checkpoint before any arithmetic).
+pub const MAX_EPOCHS: usize = 1_000_000;
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct TrainState {
     pub epochs_done: usize,
@@ -47,4 +50,29 @@ pub struct TrainState {
     /// by (empty in checkpoints written before it existed).
     #[serde(default)]
     pub param_ids: Vec<u64>,
+    /// CRC-32 of `RUN/optimizer.bpk` as written with this checkpoint (None before it was
+    /// recorded): a resume uses Adam's state only when the file matches.
+    #[serde(default)]
+    pub optimizer_crc32: Option<u32>,
+    /// Batches of epoch `epochs_done + 1` already trained when the run was stopped mid-epoch.
+    #[serde(default)]
+    pub batches_done: usize,
+}
+
+impl TrainState {
+    /// Why this progress cannot be resumed, if it cannot: numbers out of any sane range.
+    pub fn mismatch(&self) -> Option<String> {
+        // A step per image at most 2^20 images an epoch: anything above cannot come from a run.
+        let max_steps = MAX_EPOCHS << 20;
+        if self.epochs_done > MAX_EPOCHS
+            || self.steps_done > max_steps
+            || self.batches_done > max_steps
+        {
+            return Some(format!(
+                "{} epochs, {} steps and {} batches done are beyond any run (at most {MAX_EPOCHS} epochs)",
+                self.epochs_done, self.steps_done, self.batches_done
+            ));
+        }
+        self.config.mismatch()
+    }
 }

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use vaelens::checkpoint::Checkpoint;
-use vaelens::explain::{NormalStats, Tiling};
+use vaelens::explain::NormalStats;
 use vaelens::model::{Vae, VaeConfig, init_weights};
+use vaelens::tiling::Tiling;
 
 pub fn sample_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/brick")
@@ -32,6 +33,7 @@ fn save_tiny(path: PathBuf, seed: u64, tiling: Option<Tiling>) -> PathBuf {
         stages: vec![8, 16],
         hidden: 32,
         latent_dim: 4,
+        backbone: None,
     };
     let mut checkpoint = Checkpoint::untrained(config, seed);
     checkpoint.tiling = tiling;
@@ -48,6 +50,7 @@ pub fn tiny_vae() -> (Vae, VaeConfig, Device) {
         stages: vec![4, 8],
         hidden: 16,
         latent_dim: 3,
+        backbone: None,
     };
     let device = Device::flex().autodiff();
     let model = Vae::from_tensors(&config, &init_weights(&config, 7), &device).unwrap();

@@ -19,9 +19,13 @@ const EPS: f32 = 1e-6;
 
 pub struct GradCamPlusPlus;
 
-impl GradCamPlusPlus {
+impl CamMethod for GradCamPlusPlus {
+    fn id(&self) -> &'static str {
+        "gradcampp"
+    }
+
     /// w_k^i for every channel k of dimension i.
-    pub fn weights(gradients: &StageGradients, i: usize) -> Vec<f32> {
+    fn cam_weights(&self, gradients: &StageGradients, i: usize) -> Vec<f32> {
         (0..gradients.channels)
             .map(|k| {
                 let activation_sum: f32 = gradients.feature(k).iter().sum();
@@ -44,22 +48,5 @@ impl GradCamPlusPlus {
                     .sum()
             })
             .collect()
-    }
-}
-
-impl CamMethod for GradCamPlusPlus {
-    fn id(&self) -> &'static str {
-        "gradcampp"
-    }
-
-    fn dimension_map(&self, gradients: &StageGradients, i: usize) -> Vec<f32> {
-        let mut map = vec![0.0f32; gradients.side * gradients.side];
-        for (k, w) in Self::weights(gradients, i).into_iter().enumerate() {
-            for (m, a) in map.iter_mut().zip(gradients.feature(k)) {
-                *m += w * a;
-            }
-        }
-        map.iter_mut().for_each(|m| *m = m.max(0.0));
-        map
     }
 }

@@ -11,15 +11,23 @@ impl CamMethod for LayerCam {
         "layercam"
     }
 
-    fn dimension_map(&self, gradients: &StageGradients, i: usize) -> Vec<f32> {
-        let mut map = vec![0.0f32; gradients.side * gradients.side];
-        for k in 0..gradients.channels {
-            let weighted = gradients.grad(i, k).iter().zip(gradients.feature(k));
-            for (m, (g, a)) in map.iter_mut().zip(weighted) {
-                *m += g.max(0.0) * a;
+    /// ReLU(grad_k(p)) for every channel k and position p, laid out `[k][p]`.
+    fn cam_weights(&self, gradients: &StageGradients, i: usize) -> Vec<f32> {
+        (0..gradients.channels)
+            .flat_map(|k| gradients.grad(i, k).iter().map(|g| g.max(0.0)))
+            .collect()
+    }
+
+    /// sum_k w_k(p) A_k(p): the weights are per position, so this replaces the base's sum.
+    fn weighted_activations(&self, gradients: &StageGradients, i: usize) -> Vec<f32> {
+        let positions = gradients.side * gradients.side;
+        let mut sum = vec![0.0f32; positions];
+        let weights = self.cam_weights(gradients, i);
+        for (k, w) in weights.chunks_exact(positions).enumerate() {
+            for ((s, w), a) in sum.iter_mut().zip(w).zip(gradients.feature(k)) {
+                *s += w * a;
             }
         }
-        map.iter_mut().for_each(|m| *m = m.max(0.0));
-        map
+        sum
     }
 }

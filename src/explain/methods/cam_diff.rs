@@ -1,25 +1,27 @@
-//! `gradcam-diff`: the paper's normal difference distribution (Eq. 4, SPEC §3): Grad-CAM of every
+//! `gradcam-diff`: the paper's normal difference distribution (Eq. 4, docs/method.md §3): Grad-CAM of every
 //! |d_i|, averaged with weights |d_i|. Image score: sum_i d_i^2.
 //!
 //! Generic over the CAM rule; LayerCAM and Grad-CAM++ variants were measured and not registered
 //! (README, "Choosing the default anomaly map").
 
-use super::{AnomalyMap, AnomalyMethod, batch_of_one};
+use super::{AnomalyMap, AnomalyMethod, MethodId, batch_of_one};
 use crate::explain::cam::{CamMethod, GradCam};
 use crate::explain::{AttentionTarget, Explainer};
 
 /// Eq. 4 with a chosen CAM rule for the per-dimension maps.
 pub struct CamDiff {
-    id: &'static str,
+    id: MethodId,
     summary: &'static str,
     cam: Box<dyn CamMethod>,
 }
 
 impl CamDiff {
+    pub const GRADCAM_ID: MethodId = MethodId::new("gradcam-diff");
+
     /// `gradcam-diff`: the paper's method.
     pub fn gradcam() -> Self {
         Self {
-            id: "gradcam-diff",
+            id: Self::GRADCAM_ID,
             summary: "the paper's Eq. 4: Grad-CAM of |d_i|, weighted by how far each dimension \
                       is from normal",
             cam: Box::new(GradCam),
@@ -29,7 +31,7 @@ impl CamDiff {
 
 impl AnomalyMethod for CamDiff {
     fn id(&self) -> &'static str {
-        self.id
+        self.id.as_str()
     }
 
     fn summary(&self) -> &'static str {

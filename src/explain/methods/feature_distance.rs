@@ -2,7 +2,7 @@
 //! training images (Mahalanobis distance from the Gaussians in `NormalStats`), fused over the
 //! input and every encoder stage but the last (the last is too coarse to place a defect).
 
-use super::{AnomalyMap, AnomalyMethod, map_max};
+use super::{AnomalyMap, AnomalyMethod, MethodId, map_max};
 use crate::explain::{Explainer, FeatureGaussian};
 use crate::map::{FloatMap, resize_bilinear};
 use crate::model::to_host;
@@ -12,9 +12,13 @@ const SIGMA_AT_128: f32 = 2.0;
 
 pub struct FeatureDistance;
 
+impl FeatureDistance {
+    pub const ID: MethodId = MethodId::new("feature-distance");
+}
+
 impl AnomalyMethod for FeatureDistance {
     fn id(&self) -> &'static str {
-        "feature-distance"
+        Self::ID.as_str()
     }
 
     fn summary(&self) -> &'static str {

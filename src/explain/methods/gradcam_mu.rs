@@ -1,14 +1,18 @@
-//! `gradcam-mu`: the overall attention map M of SPEC §2, used as an anomaly map.
+//! `gradcam-mu`: the overall attention map M of docs/method.md §2, used as an anomaly map.
 
-use super::{AnomalyMap, AnomalyMethod, batch_of_one, map_max};
+use super::{AnomalyMap, AnomalyMethod, MethodId, batch_of_one, map_max};
 use crate::explain::cam::GradCam;
 use crate::explain::{AttentionTarget, Explainer};
 
 pub struct GradCamMu;
 
+impl GradCamMu {
+    pub const ID: MethodId = MethodId::new("gradcam-mu");
+}
+
 impl AnomalyMethod for GradCamMu {
     fn id(&self) -> &'static str {
-        "gradcam-mu"
+        Self::ID.as_str()
     }
 
     fn summary(&self) -> &'static str {

@@ -1,14 +1,16 @@
-//! Anomaly-map methods (SPEC §3), one small type each behind `AnomalyMethod`; adding one touches
+//! Anomaly-map methods (docs/method.md §3), one small type each behind `AnomalyMethod`; adding one touches
 //! one file and the registry in `anomaly_methods`.
 
 mod cam_diff;
 mod feature_distance;
 mod gradcam_mu;
+mod id;
 mod recon;
 
 pub use cam_diff::CamDiff;
 pub use feature_distance::FeatureDistance;
 pub use gradcam_mu::GradCamMu;
+pub use id::MethodId;
 pub use recon::{ReconError, smoothed_squared_error};
 
 use crate::map::FloatMap;
@@ -17,7 +19,10 @@ use super::Explainer;
 
 /// The method `eval` reports at top level and the GUI shows first: the one that beat the
 /// mean-image baseline on every test set (README, "Choosing the default anomaly map").
-pub const DEFAULT_METHOD: &str = "feature-distance";
+pub const DEFAULT_METHOD: MethodId = FeatureDistance::ID;
+
+/// The paper's anomaly map (its Eq. 4).
+pub const PAPER_METHOD: MethodId = CamDiff::GRADCAM_ID;
 
 /// An anomaly map at the model's input size, and the image's anomaly score.
 #[derive(Clone, Debug)]
@@ -27,7 +32,7 @@ pub struct AnomalyMap {
 }
 
 pub trait AnomalyMethod: Send + Sync {
-    /// The name used on the command line and in reports.
+    /// The name used on the command line and in reports (`MethodId::of` keys results by it).
     fn id(&self) -> &'static str;
     /// One sentence for help texts and the GUI.
     fn summary(&self) -> &'static str;

@@ -1,6 +1,6 @@
 //! `recon`: the classic baseline, per-pixel squared error of decoder(mu), Gaussian-smoothed.
 
-use super::{AnomalyMap, AnomalyMethod, batch_of_one, map_max};
+use super::{AnomalyMap, AnomalyMethod, MethodId, batch_of_one, map_max};
 use crate::explain::Explainer;
 use crate::map::FloatMap;
 
@@ -9,9 +9,13 @@ const SIGMA_AT_128: f32 = 2.0;
 
 pub struct ReconError;
 
+impl ReconError {
+    pub const ID: MethodId = MethodId::new("recon");
+}
+
 impl AnomalyMethod for ReconError {
     fn id(&self) -> &'static str {
-        "recon"
+        Self::ID.as_str()
     }
 
     fn summary(&self) -> &'static str {

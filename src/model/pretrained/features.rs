@@ -90,6 +90,15 @@ impl Lite0Features {
             .fold(features, |x, block| block.forward(x))
     }
 
+    /// The deepest stage built.
+    pub fn deepest(&self) -> Lite0Stage {
+        let last = self.blocks.len().saturating_sub(1);
+        Lite0Stage::ALL
+            .into_iter()
+            .find(|s| s.block() == last)
+            .unwrap_or_default()
+    }
+
     fn check_built(&self, block: usize) {
         assert!(
             block < self.blocks.len(),

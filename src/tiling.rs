@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::map::FloatMap;
 
+/// Largest image side a patch model is run over.
+pub const MAX_IMAGE_SIZE: usize = 8192;
+
 /// How a patch model sees a whole image: resized to `image_size`, cut into `window`-pixel
 /// windows every `stride` pixels (the last row and column of windows flush with the edge).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,10 +27,29 @@ impl Tiling {
         }
     }
 
-    /// The default window for images of `image_size`: a quarter of the side, as a multiple of 16
-    /// (the encoder halves it four times), at least 16.
-    pub fn default_window(image_size: usize) -> usize {
-        (image_size / 4 / 16 * 16).max(16)
+    /// Why this tiling does not fit a model with `input_size` px input, if it does not: checked
+    /// on every tiling read from a file, before any window is cut.
+    pub fn mismatch(&self, input_size: usize) -> Option<String> {
+        let fits = self.window == input_size
+            && self.window <= self.image_size
+            && self.image_size <= MAX_IMAGE_SIZE
+            && self.stride >= (self.window / 8).max(1)
+            && self.stride <= self.window;
+        (!fits).then(|| {
+            format!(
+                "windows of {} px every {} px over {} px images do not fit a model with {input_size} px \
+                 input (expected windows of the input size, images of at most {MAX_IMAGE_SIZE} px, \
+                 a stride of an eighth of a window to a whole one)",
+                self.window, self.stride, self.image_size
+            )
+        })
+    }
+
+    /// The default window for images of `image_size` and an encoder that halves its input
+    /// `stages` times: a quarter of the side, as a multiple of 2^stages, at least 2^stages.
+    pub fn default_window(image_size: usize, stages: usize) -> usize {
+        let step = 1usize << stages.min(16);
+        (image_size / 4 / step * step).max(step)
     }
 
     /// Top-left corners of every window, row-major.
