@@ -5,6 +5,7 @@ pub mod decode;
 pub mod error;
 pub mod layout;
 pub mod synth;
+pub mod synth_object;
 pub mod train_set;
 
 pub use decode::{
@@ -15,4 +16,5 @@ pub use layout::{Category, LayoutKind, TestImage, discover_categories};
 pub use synth::{
     DefectKind, SynthConfig, SynthItem, SynthSample, SynthSummary, synth_category, synth_image,
 };
+pub use synth_object::{ObjectDefect, ObjectShape, synth_object_category, synth_object_image};
 pub use train_set::{Skipped, TrainSet, detect_channels};

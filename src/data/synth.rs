@@ -101,10 +101,11 @@ pub struct SynthSample {
     pub mask: Option<GrayImage>,
 }
 
-/// Per-kind statistics of what was written.
+/// Per-kind statistics of what was written. `K` is the defect kind: [`DefectKind`] for texture
+/// categories, [`ObjectDefect`](super::synth_object::ObjectDefect) for object categories.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DefectSummary {
-    pub kind: DefectKind,
+pub struct DefectSummary<K = DefectKind> {
+    pub kind: K,
     pub count: usize,
     /// Smallest, mean and largest mask area as a fraction of the image area.
     pub min_area: f64,
@@ -112,13 +113,14 @@ pub struct DefectSummary {
     pub max_area: f64,
 }
 
-/// What [`synth_category`] wrote.
+/// What [`synth_category`] (or [`synth_object_category`](super::synth_object::synth_object_category))
+/// wrote.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SynthSummary {
+pub struct SynthSummary<K = DefectKind> {
     pub root: PathBuf,
     pub n_train: usize,
     pub n_test_good: usize,
-    pub defects: Vec<DefectSummary>,
+    pub defects: Vec<DefectSummary<K>>,
     /// Number of files written (images and masks).
     pub files_written: usize,
 }
@@ -132,6 +134,36 @@ pub fn synth_category(
     cfg: &SynthConfig,
 ) -> Result<SynthSummary, DataError> {
     check_config(texture, cfg)?;
+    let texture = prepare_texture(texture);
+    write_category(out, cfg, &DefectKind::ALL, DefectKind::name, |slot| {
+        let item = match slot {
+            Slot::Train(i) => SynthItem::Train(i),
+            Slot::TestGood(i) => SynthItem::TestGood(i),
+            Slot::Defect(kind, i) => SynthItem::Defect(kind, i),
+        };
+        let s = generate(&texture, cfg, item);
+        (s.image, s.mask)
+    })
+}
+
+/// One file of a category, for [`write_category`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot<K> {
+    Train(usize),
+    TestGood(usize),
+    Defect(K, usize),
+}
+
+/// Writes a category's folders and files (see [`synth_category`] for the layout) in a fixed
+/// order, from `make(slot)` = (image, mask; `Some` exactly for defect slots), and summarises
+/// the mask areas per kind. Shared by the texture and the object generators.
+pub(super) fn write_category<K: Copy>(
+    out: &Path,
+    cfg: &SynthConfig,
+    kinds: &[K],
+    name: fn(K) -> &'static str,
+    mut make: impl FnMut(Slot<K>) -> (DynamicImage, Option<GrayImage>),
+) -> Result<SynthSummary<K>, DataError> {
     if out.exists() {
         if !out.is_dir() {
             return Err(DataError::NotADirectory {
@@ -149,9 +181,9 @@ pub fn synth_category(
         }
     }
     let mut dirs = vec![out.join("train/good"), out.join("test/good")];
-    for kind in DefectKind::ALL {
-        dirs.push(out.join("test").join(kind.name()));
-        dirs.push(out.join("ground_truth").join(kind.name()));
+    for &kind in kinds {
+        dirs.push(out.join("test").join(name(kind)));
+        dirs.push(out.join("ground_truth").join(name(kind)));
     }
     for d in &dirs {
         std::fs::create_dir_all(d).map_err(|e| DataError::Write {
@@ -160,33 +192,32 @@ pub fn synth_category(
         })?;
     }
 
-    let texture = prepare_texture(texture);
     let mut files_written = 0;
     for i in 0..cfg.n_train {
-        let s = generate(&texture, cfg, SynthItem::Train(i));
-        write_png_atomic(&out.join("train/good").join(file_name(i)), &s.image)?;
+        let (image, _) = make(Slot::Train(i));
+        write_png_atomic(&out.join("train/good").join(file_name(i)), &image)?;
         files_written += 1;
     }
     for i in 0..cfg.n_test_good {
-        let s = generate(&texture, cfg, SynthItem::TestGood(i));
-        write_png_atomic(&out.join("test/good").join(file_name(i)), &s.image)?;
+        let (image, _) = make(Slot::TestGood(i));
+        write_png_atomic(&out.join("test/good").join(file_name(i)), &image)?;
         files_written += 1;
     }
     let mut defects = Vec::new();
     let pixels = (cfg.size as f64) * (cfg.size as f64);
-    for kind in DefectKind::ALL {
+    for &kind in kinds {
         let mut areas = Vec::new();
         for i in 0..cfg.n_per_defect {
-            let s = generate(&texture, cfg, SynthItem::Defect(kind, i));
-            let mask = s.mask.expect("defect items have a mask");
+            let (image, mask) = make(Slot::Defect(kind, i));
+            let mask = mask.expect("defect items have a mask");
             areas.push(mask.pixels().filter(|p| p[0] > 0).count() as f64 / pixels);
             write_png_atomic(
-                &out.join("test").join(kind.name()).join(file_name(i)),
-                &s.image,
+                &out.join("test").join(name(kind)).join(file_name(i)),
+                &image,
             )?;
             write_png_atomic(
                 &out.join("ground_truth")
-                    .join(kind.name())
+                    .join(name(kind))
                     .join(format!("{i:03}_mask.png")),
                 &DynamicImage::ImageLuma8(mask),
             )?;
@@ -301,7 +332,7 @@ fn random_crop(texture: &Rgb32FImage, size: u32, rng: &mut StdRng) -> Rgb32FImag
     img
 }
 
-fn quantise(img: &Rgb32FImage, rgb: bool) -> DynamicImage {
+pub(super) fn quantise(img: &Rgb32FImage, rgb: bool) -> DynamicImage {
     let q = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
     if rgb {
         let out = image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
@@ -383,7 +414,7 @@ impl Region {
 }
 
 /// Area fraction drawn log-uniformly between `lo` and `hi`.
-fn area_fraction(rng: &mut StdRng, lo: f64, hi: f64) -> f64 {
+pub(super) fn area_fraction(rng: &mut StdRng, lo: f64, hi: f64) -> f64 {
     (lo.ln() + rng.random::<f64>() * (hi.ln() - lo.ln())).exp()
 }
 
@@ -453,7 +484,7 @@ fn scratch_region(size: u32, rng: &mut StdRng) -> Region {
 }
 
 /// Distance from `p` to the segment a-b and the position of the nearest point (0 at a, 1 at b).
-fn segment_distance(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
+pub(super) fn segment_distance(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> (f32, f32) {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 {
