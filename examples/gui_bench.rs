@@ -4,7 +4,7 @@
 //! - latency from a latent slider move to the decoded image arriving (median, p95), idle and
 //!   while training runs.
 //!
-//! Run: `cargo run --example gui_bench [-- FRAMES]` (the dev profile, as the README measured it)
+//! Run: `cargo run --example gui_bench [-- FRAMES]` (the dev profile, which the tests build)
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

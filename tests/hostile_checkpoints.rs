@@ -39,8 +39,7 @@ fn refused(dir: &Path, checkpoint: Checkpoint) -> String {
     let path = dir.join("hostile.safetensors");
     checkpoint.save_file(&path, false).unwrap();
     let error = Checkpoint::load_file(&path)
-        .err()
-        .expect("the checkpoint is refused")
+        .expect_err("the checkpoint is refused")
         .to_string();
     assert!(
         error.contains("hostile.safetensors"),

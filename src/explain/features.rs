@@ -27,12 +27,24 @@ pub struct FeatureGaussian {
 impl FeatureGaussian {
     /// The Mahalanobis distance of every position of one image's features, laid out `[C][hw]`.
     pub fn distances(&self, features: &[f32], hw: usize) -> Vec<f32> {
+        self.whitened_norms(features, hw, &self.mean)
+    }
+
+    /// The norm of every position's difference `a - b` of two images' features (`[C][hw]`),
+    /// measured with this Gaussian's precision: how unusual the difference is for such features.
+    pub fn difference_norms(&self, a: &[f32], b: &[f32], hw: usize) -> Vec<f32> {
+        let difference: Vec<f32> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+        self.whitened_norms(&difference, hw, &vec![0.0; self.channels])
+    }
+
+    /// sqrt((f - centre)^T P (f - centre)) at every position of features `f` laid out `[C][hw]`.
+    fn whitened_norms(&self, features: &[f32], hw: usize, centre: &[f32]) -> Vec<f32> {
         let c = self.channels;
         let mut centred = vec![0.0f32; c];
         (0..hw)
             .map(|p| {
                 for (k, v) in centred.iter_mut().enumerate() {
-                    *v = features[k * hw + p] - self.mean[k];
+                    *v = features[k * hw + p] - centre[k];
                 }
                 let quadratic: f32 = self
                     .precision

@@ -265,11 +265,17 @@ impl AttentionPanel {
                     .show_ui(ui, |ui| {
                         for s in 0..stages {
                             let side = model.config.input_size >> (s + 1);
+                            // Frozen pretrained stages come first.
+                            let frozen = if s < model.config.backbone_stages().len() {
+                                ", pretrained"
+                            } else {
+                                ""
+                            };
                             ui.selectable_value(
                                 &mut shared.stage,
                                 s,
                                 format!(
-                                    "{s} ({} ch, {side}x{side})",
+                                    "{s} ({} ch, {side}x{side}{frozen})",
                                     model.config.stage_widths()[s]
                                 ),
                             );

@@ -2,7 +2,7 @@
 //! |d_i|, averaged with weights |d_i|. Image score: sum_i d_i^2.
 //!
 //! Generic over the CAM rule; LayerCAM and Grad-CAM++ variants were measured and not registered
-//! (README, "Choosing the default anomaly map").
+//! (docs/experiments.md).
 
 use super::{AnomalyMap, AnomalyMethod, MethodId, batch_of_one};
 use crate::explain::cam::{CamMethod, GradCam};

@@ -3,12 +3,14 @@
 
 mod cam_diff;
 mod feature_distance;
+mod feature_recon;
 mod gradcam_mu;
 mod id;
 mod recon;
 
 pub use cam_diff::CamDiff;
 pub use feature_distance::FeatureDistance;
+pub use feature_recon::FeatureRecon;
 pub use gradcam_mu::GradCamMu;
 pub use id::MethodId;
 pub use recon::{ReconError, smoothed_squared_error};
@@ -18,7 +20,7 @@ use crate::map::FloatMap;
 use super::Explainer;
 
 /// The method `eval` reports at top level and the GUI shows first: the one that beat the
-/// mean-image baseline on every test set (README, "Choosing the default anomaly map").
+/// mean-image baseline on every test set (docs/experiments.md).
 pub const DEFAULT_METHOD: MethodId = FeatureDistance::ID;
 
 /// The paper's anomaly map (its Eq. 4).
@@ -63,6 +65,7 @@ pub trait AnomalyMethod: Send + Sync {
 pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
     vec![
         Box::new(FeatureDistance),
+        Box::new(FeatureRecon),
         Box::new(ReconError),
         Box::new(CamDiff::gradcam()),
         Box::new(GradCamMu),
