@@ -10,6 +10,7 @@ use clap::Args;
 use vaelens::checkpoint::{Checkpoint, MODEL_FILE};
 use vaelens::data::Category;
 use vaelens::model::ReconLoss;
+use vaelens::model::pretrained::Lite0Stage;
 use vaelens::run::{EncoderChoice, RunOptions, RunOutcome, Window, execute, plan_run};
 use vaelens::train::{TrainConfig, TrainEvent};
 
@@ -22,7 +23,8 @@ pub struct TrainArgs {
     /// Run directory for checkpoints (model.safetensors, config.json, optimizer.bpk).
     #[arg(long)]
     pub out: PathBuf,
-    /// Epochs to train (default: about 6,000 images in all, 10 to 100 epochs).
+    /// Epochs to train (default: about 2,400 images in all over pretrained features, 6,000 from
+    /// scratch; 10 to 100 epochs).
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Latent dimensions D.
@@ -51,6 +53,10 @@ pub struct TrainArgs {
     /// followed by trained ones, or every stage trained from scratch (the paper's setting).
     #[arg(long, value_enum, default_value_t = EncoderChoice::default())]
     pub encoder: EncoderChoice,
+    /// The deepest frozen stage of the pretrained encoder (its resolution: 1/4, 1/8 or 1/16 of
+    /// the input side).
+    #[arg(long, value_enum, default_value_t = RunOptions::default().backbone)]
+    pub backbone: Lite0Stage,
     /// Weight of the KL term.
     #[arg(long, default_value_t = TrainConfig::default().beta)]
     pub beta: f64,
@@ -90,6 +96,7 @@ impl TrainArgs {
             image_size: self.size,
             window,
             encoder: self.encoder,
+            backbone: self.backbone,
             latent_dim: self.latent,
             stages: self.stages.clone(),
             hidden: self.hidden,

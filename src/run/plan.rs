@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::Backend;
 use crate::checkpoint::Checkpoint;
 use crate::data::{Category, DataError, TrainSet, detect_channels};
+use crate::model::pretrained::Lite0Stage;
 use crate::model::{ModelError, VaeConfig};
 use crate::tiling::Tiling;
 use crate::train::TrainConfig;
@@ -25,7 +26,10 @@ pub enum EncoderChoice {
 /// What the model sees of each training image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {
-    /// A patch VAE on windows of about a quarter of the image side (`Tiling::default_window`).
+    /// What suits the encoder: over pretrained features the whole image (the frozen stages see
+    /// all of it, and scoring is one pass per image); from scratch a patch VAE on windows of
+    /// about a quarter of the image side (`Tiling::default_window`), which learns more from few
+    /// images (docs/experiments.md).
     Auto,
     /// A patch VAE on windows of this many pixels.
     Patch(usize),
@@ -41,12 +45,14 @@ pub struct RunOptions {
     pub image_size: usize,
     pub window: Window,
     pub encoder: EncoderChoice,
+    /// The deepest frozen stage of a pretrained encoder.
+    pub backbone: Lite0Stage,
     pub latent_dim: usize,
     /// Encoder stage widths (None: `VaeConfig::default_for`'s).
     pub stages: Option<Vec<usize>>,
     /// Width of the fully connected hidden layer (None: the default).
     pub hidden: Option<usize>,
-    /// Epochs to train (None: about 6,000 images' worth, see `TrainConfig::auto_epochs`).
+    /// Epochs to train (None: automatic, see `TrainConfig::auto_epochs` and its siblings).
     pub epochs: Option<usize>,
     /// Everything else about training; its `epochs` is replaced by the plan's.
     pub train: TrainConfig,
@@ -58,6 +64,7 @@ impl Default for RunOptions {
             image_size: 128,
             window: Window::Auto,
             encoder: EncoderChoice::default(),
+            backbone: Lite0Stage::Stride8,
             latent_dim: 16,
             stages: None,
             hidden: None,
@@ -145,9 +152,10 @@ pub fn plan_run(
     let epochs = options
         .epochs
         .or(resumed_epochs)
-        .unwrap_or_else(|| match tiling {
-            Some(t) => TrainConfig::auto_epochs_for_windows(data.n, t),
-            None => TrainConfig::auto_epochs(data.n),
+        .unwrap_or_else(|| match (tiling, model.backbone) {
+            (Some(t), _) => TrainConfig::auto_epochs_for_windows(data.n, t),
+            (None, Some(_)) => TrainConfig::auto_epochs_pretrained(data.n),
+            (None, None) => TrainConfig::auto_epochs(data.n),
         });
     let config = TrainConfig {
         epochs,
@@ -168,7 +176,10 @@ impl RunOptions {
     pub fn architecture(&self, channels: usize) -> VaeConfig {
         let (size, latent) = (self.image_size, self.latent_dim);
         let mut config = match self.encoder {
-            EncoderChoice::Pretrained => VaeConfig::pretrained_for(channels, size, latent),
+            EncoderChoice::Pretrained => VaeConfig {
+                backbone: Some(self.backbone),
+                ..VaeConfig::pretrained_for(channels, size, latent)
+            },
             EncoderChoice::Scratch => VaeConfig::default_for(channels, size, latent),
         };
         config.stages = self.stages.clone().unwrap_or(config.stages);
@@ -179,10 +190,12 @@ impl RunOptions {
     /// How whole images are cut for a model whose encoder halves its input `stages` times.
     pub fn tiling(&self, stages: usize) -> Option<Tiling> {
         let size = self.image_size;
-        match self.window {
-            Window::WholeImage => None,
-            Window::Auto => Some(Tiling::new(size, Tiling::default_window(size, stages))),
-            Window::Patch(window) => Some(Tiling::new(size, window)),
+        match (self.window, self.encoder) {
+            (Window::WholeImage, _) | (Window::Auto, EncoderChoice::Pretrained) => None,
+            (Window::Auto, EncoderChoice::Scratch) => {
+                Some(Tiling::new(size, Tiling::default_window(size, stages)))
+            }
+            (Window::Patch(window), _) => Some(Tiling::new(size, window)),
         }
     }
 }

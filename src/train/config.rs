@@ -51,6 +51,10 @@ impl Default for TrainConfig {
 /// 2,000 and keeps improving to about 6,000; more costs CPU minutes without helping much.
 const DEFAULT_IMAGE_BUDGET: usize = 6000;
 
+/// The same for a VAE over pretrained features: its frozen stages need no training, and on the
+/// test sets the rest had learned what it would within 20 epochs of 120 images.
+const PRETRAINED_IMAGE_BUDGET: usize = 2400;
+
 impl TrainConfig {
     /// Why these hyperparameters cannot train, if they cannot: NaN or infinite numbers, a
     /// learning rate that is not positive, counts of zero or beyond `MAX_EPOCHS`.
@@ -103,6 +107,12 @@ impl TrainConfig {
     /// at least 10 and at most 100 epochs.
     pub fn auto_epochs(n: usize) -> usize {
         DEFAULT_IMAGE_BUDGET.div_ceil(n.max(1)).clamp(10, 100)
+    }
+
+    /// Default epoch count for a whole-image VAE over pretrained features on `n` images: about
+    /// `PRETRAINED_IMAGE_BUDGET` images in all, at least 10 and at most 100 epochs.
+    pub fn auto_epochs_pretrained(n: usize) -> usize {
+        PRETRAINED_IMAGE_BUDGET.div_ceil(n.max(1)).clamp(10, 100)
     }
 
     /// Default epoch count for a patch model on `n` images: the same budget counted in pixels
