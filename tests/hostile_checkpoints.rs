@@ -1,6 +1,8 @@
 //! Absurd numbers in a checkpoint's metadata or a config file are refused with a message naming
 //! the file and the field, before anything is allocated or computed from them.
 
+mod common;
+
 use std::path::Path;
 
 use vaelens::checkpoint::Checkpoint;
@@ -10,15 +12,7 @@ use vaelens::tiling::Tiling;
 use vaelens::train::{TrainConfig, TrainState};
 
 fn tiny() -> Checkpoint {
-    let config = VaeConfig {
-        input_size: 32,
-        channels: 1,
-        stages: vec![8, 16],
-        hidden: 32,
-        latent_dim: 4,
-        backbone: None,
-    };
-    Checkpoint::untrained(config, 0)
+    Checkpoint::untrained(common::tiny_config(), 0)
 }
 
 fn state() -> TrainState {

@@ -142,11 +142,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     )?;
     loading.finish_and_clear();
     for skipped in &plan.data.skipped {
-        eprintln!(
-            "warning: skipped {}: {}",
-            skipped.path.display(),
-            skipped.reason
-        );
+        // The reason names the file.
+        eprintln!("warning: skipped a training image: {}", skipped.reason);
     }
     eprintln!("{}", plan.describe());
     let backend = args.backend.open()?;

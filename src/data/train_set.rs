@@ -32,7 +32,7 @@ pub struct TrainSet {
 
 impl TrainSet {
     /// Decodes and resizes `paths` to `channels` x `size` x `size`, in path order.
-    /// Files that cannot be decoded are skipped (logged with `tracing::warn!`, listed in `skipped`);
+    /// Files that cannot be decoded are skipped (listed in `skipped`, each reason naming its file);
     /// if none is left the error names the folder and how many were skipped.
     /// `progress(done, total)` is called on the calling thread after each file.
     pub fn load(
@@ -102,7 +102,7 @@ impl TrainSet {
                     n += 1;
                 }
                 Some(Err(e)) => {
-                    tracing::warn!("skipping training image: {e}");
+                    // Reported by the caller (the CLI prints it, the GUI lists it), once.
                     skipped.push(Skipped {
                         path: path.clone(),
                         reason: e.to_string(),

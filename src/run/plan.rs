@@ -231,3 +231,56 @@ impl RunPlan {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_windows_follow_the_encoder() {
+        let pretrained = RunOptions::default();
+        let config = pretrained.architecture(3);
+        assert_eq!(config.stage_widths(), [16, 24, 40, 64, 64]);
+        assert_eq!(pretrained.tiling(config.stage_count()), None, "whole images");
+        let scratch = RunOptions {
+            encoder: EncoderChoice::Scratch,
+            ..RunOptions::default()
+        };
+        let config = scratch.architecture(1);
+        assert_eq!(config.backbone, None);
+        assert_eq!(
+            scratch.tiling(config.stage_count()),
+            Some(Tiling::new(128, 32)),
+            "a patch VAE on a quarter of the side"
+        );
+        // A chosen window holds for either encoder, and so does the whole image.
+        for encoder in [EncoderChoice::Pretrained, EncoderChoice::Scratch] {
+            let patch = RunOptions {
+                encoder,
+                window: Window::Patch(64),
+                ..RunOptions::default()
+            };
+            assert_eq!(patch.tiling(5), Some(Tiling::new(128, 64)));
+            let whole = RunOptions {
+                encoder,
+                window: Window::WholeImage,
+                ..RunOptions::default()
+            };
+            assert_eq!(whole.tiling(5), None);
+        }
+    }
+
+    #[test]
+    fn stage_and_width_overrides_reach_the_architecture() {
+        let options = RunOptions {
+            backbone: Lite0Stage::Stride16,
+            stages: Some(vec![32]),
+            hidden: Some(48),
+            latent_dim: 8,
+            ..RunOptions::default()
+        };
+        let config = options.architecture(1);
+        assert_eq!(config.stage_widths(), [16, 24, 40, 112, 32]);
+        assert_eq!((config.hidden, config.latent_dim), (48, 8));
+    }
+}

@@ -26,16 +26,20 @@ pub fn tiny_patch_model(dir: &Path, seed: u64) -> PathBuf {
     save_tiny(dir.join("tiny-patch.safetensors"), seed, Some(tiling))
 }
 
-fn save_tiny(path: PathBuf, seed: u64, tiling: Option<Tiling>) -> PathBuf {
-    let config = VaeConfig {
+/// The architecture of `tiny_model`: 32 px gray input, two stages, D = 4.
+pub fn tiny_config() -> VaeConfig {
+    VaeConfig {
         input_size: 32,
         channels: 1,
         stages: vec![8, 16],
         hidden: 32,
         latent_dim: 4,
         backbone: None,
-    };
-    let mut checkpoint = Checkpoint::untrained(config, seed);
+    }
+}
+
+fn save_tiny(path: PathBuf, seed: u64, tiling: Option<Tiling>) -> PathBuf {
+    let mut checkpoint = Checkpoint::untrained(tiny_config(), seed);
     checkpoint.tiling = tiling;
     checkpoint.save_file(&path, false).unwrap();
     path
