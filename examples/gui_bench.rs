@@ -1,10 +1,12 @@
 //! Explorer benchmark on the CPU backend at 128x128:
 //! - frame time (median, p95) of the real app driven headless by egui_kittest (the app's whole
 //!   `ui()` pass: events, texture updates, layout), idle and while training runs in the background;
-//! - latency from a latent slider move to the decoded image arriving (median, p95), idle and
-//!   while training runs.
+//! - latency from a latent slider move to the decoded image arriving (median, p95), idle, while
+//!   training runs and while the worker scores the test set in the background.
 //!
-//! Run: `cargo run --example gui_bench [-- FRAMES]` (the dev profile, which the tests build)
+//! Run: `cargo run --example gui_bench [-- FRAMES] [--data DIR] [--latency-only]` (the dev
+//! profile, which the tests build). `--data` benchmarks another category (e.g. a 1024 px RGB one
+//! made by `make_sample_data`); `--latency-only` skips the frame times.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,20 +19,45 @@ use vaelens::gui::{App, GuiOptions, Tab};
 use vaelens::model::VaeConfig;
 use vaelens::run::RunOptions;
 
+/// What the worker does while the slider moves.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Background {
+    Idle,
+    Training,
+    Scoring,
+}
+
+impl Background {
+    fn describe(self) -> &'static str {
+        match self {
+            Background::Idle => "idle",
+            Background::Training => "training",
+            Background::Scoring => "scoring",
+        }
+    }
+}
+
 fn main() {
-    let frames: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(300);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let data = root.join("sample_data/brick");
+    let mut frames = 300;
+    let mut data = root.join("sample_data/brick");
+    let mut latency_only = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data" => data = PathBuf::from(args.next().expect("--data needs a folder")),
+            "--latency-only" => latency_only = true,
+            n => frames = n.parse().expect("FRAMES is a number"),
+        }
+    }
+    println!("data: {}", data.display());
     let tmp = std::env::temp_dir().join(format!("vaelens-gui-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let model = model_128(root, &tmp);
     println!("model: {}", model.display());
 
     let mut rows = Vec::new();
-    for training in [false, true] {
+    for training in [false, true].into_iter().filter(|_| !latency_only) {
         let run_dir = tmp.join(format!("run-frames-{training}"));
         let cases = [
             (Tab::Attention, false, "Attention tab, steady"),
@@ -53,23 +80,28 @@ fn main() {
                 training.then_some(&run_dir),
                 frames,
             );
-            rows.push((format!("frame, {name}"), training, times));
+            let background = if training {
+                Background::Training
+            } else {
+                Background::Idle
+            };
+            rows.push((format!("frame, {name}"), background, times));
         }
     }
-    for training in [false, true] {
-        let run_dir = tmp.join(format!("run-latency-{training}"));
-        let times = decode_latency(&data, &model, training.then_some(&run_dir), 100);
-        rows.push(("slider -> decoded image".into(), training, times));
+    for background in [Background::Idle, Background::Training, Background::Scoring] {
+        let run_dir = tmp.join(format!("run-latency-{background:?}"));
+        let times = decode_latency(&data, &model, background, &run_dir, 100);
+        rows.push(("slider -> decoded image".into(), background, times));
     }
     println!();
     // The model printed above sets D: the bundled one (16) or an untrained default (32).
-    println!("| measurement (CPU backend, 128x128) | training | n | median ms | p95 ms | max ms |");
+    println!("| measurement (CPU backend, 128x128) | worker | n | median ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|---|");
-    for (name, training, mut t) in rows {
+    for (name, background, mut t) in rows {
         t.sort_by(f64::total_cmp);
         println!(
             "| {name} | {} | {} | {:.2} | {:.2} | {:.2} |",
-            if training { "running" } else { "idle" },
+            background.describe(),
             t.len(),
             pct(&t, 0.5),
             pct(&t, 0.95),
@@ -167,7 +199,16 @@ fn frame_times(
     times
 }
 
-fn decode_latency(data: &Path, model: &Path, training: Option<&PathBuf>, n: usize) -> Vec<f64> {
+/// Slider-to-image latency through the worker alone: decode requests one after another, each
+/// timed until its image arrives, with the worker idle, training, or scoring the test set (asked
+/// again, at the other stage, each time it finishes, so it never runs out of work).
+fn decode_latency(
+    data: &Path,
+    model: &Path,
+    background: Background,
+    run_dir: &Path,
+    n: usize,
+) -> Vec<f64> {
     let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
     engine
         .commands
@@ -177,21 +218,40 @@ fn decode_latency(data: &Path, model: &Path, training: Option<&PathBuf>, n: usiz
         .commands
         .send(Command::LoadModel(model.to_path_buf()))
         .unwrap();
-    let mut dims = 0;
-    while dims == 0 {
-        if let Ok(Event::Model(info)) = engine.events.recv() {
-            dims = info.config.latent_dim;
+    let mut info = None;
+    while info.is_none() {
+        if let Ok(Event::Model(loaded)) = engine.events.recv() {
+            info = Some(loaded);
         }
     }
-    if let Some(run_dir) = training {
-        engine
-            .commands
-            .send(Command::StartTraining(request(run_dir)))
-            .unwrap();
-        loop {
-            if let Ok(Event::Train(vaelens::train::TrainEvent::Step { .. })) = engine.events.recv()
-            {
-                break;
+    let info = info.expect("loaded");
+    let dims = info.config.latent_dim;
+    let stages = [info.default_stage, info.default_stage.saturating_sub(1)];
+    let mut scorings = 0usize;
+    match background {
+        Background::Idle => {}
+        Background::Training => {
+            engine
+                .commands
+                .send(Command::StartTraining(request(run_dir)))
+                .unwrap();
+            loop {
+                if let Ok(Event::Train(vaelens::train::TrainEvent::Step { .. })) =
+                    engine.events.recv()
+                {
+                    break;
+                }
+            }
+        }
+        Background::Scoring => {
+            engine
+                .commands
+                .send(Command::Score { stage: stages[0] })
+                .unwrap();
+            loop {
+                if let Ok(Event::ScoringProgress { .. }) = engine.events.recv() {
+                    break;
+                }
             }
         }
     }
@@ -206,14 +266,21 @@ fn decode_latency(data: &Path, model: &Path, training: Option<&PathBuf>, n: usiz
             .send(Command::Decode { seq, latent })
             .unwrap();
         loop {
-            if let Ok(Event::Decoded { seq: got, .. }) = engine.events.recv()
-                && got == seq
-            {
-                break;
+            match engine.events.recv() {
+                Ok(Event::Decoded { seq: got, .. }) if got == seq => break,
+                Ok(Event::Scored(_)) if background == Background::Scoring => {
+                    scorings += 1;
+                    let stage = stages[scorings % 2];
+                    engine.commands.send(Command::Score { stage }).unwrap();
+                }
+                _ => {}
             }
         }
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_millis(10));
+    }
+    if background == Background::Scoring {
+        println!("scoring: {scorings} full pass(es) of the test set during the decodes");
     }
     times
 }

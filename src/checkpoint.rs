@@ -70,12 +70,8 @@ impl Checkpoint {
         })?;
         self.save_file(&dir.join(MODEL_FILE), false)?;
         let config = serde_json::to_vec_pretty(&self.config).expect("config serialises");
-        crate::fsx::write_bytes_atomic(&dir.join(CONFIG_FILE), &config).map_err(|source| {
-            ModelError::Io {
-                path: dir.join(CONFIG_FILE),
-                source,
-            }
-        })?;
+        crate::fsx::write_bytes_atomic(&dir.join(CONFIG_FILE), &config)
+            .map_err(ModelError::Write)?;
         Ok(())
     }
 

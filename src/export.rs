@@ -18,7 +18,7 @@ pub enum ExportError {
     NoMap { image: PathBuf, method: MethodId },
     #[error("{image}: its {method} map has another size than the image")]
     MapSize { image: PathBuf, method: MethodId },
-    #[error("{existing} already exists; the overlays in {out} are left as they are")]
+    #[error("{existing} already exists; the overlays in that folder are left as they are")]
     WouldOverwrite { existing: PathBuf, out: PathBuf },
     #[error("cannot create the folder {dir}: {source}")]
     CreateDir {
@@ -33,7 +33,16 @@ pub enum ExportError {
 
 /// Where each overlay of `tests` goes: `<out>/<defect>/<stem>.png`.
 pub fn overlay_path(out: &Path, test: &ScoredTest) -> PathBuf {
-    out.join(&test.defect).join(format!("{}.png", test.stem()))
+    overlay_path_for(out, &test.defect, &test.path)
+}
+
+/// Where the overlay of test image `image` of defect type `defect` goes (known before scoring).
+pub fn overlay_path_for(out: &Path, defect: &str, image: &Path) -> PathBuf {
+    let stem = image
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.join(defect).join(format!("{stem}.png"))
 }
 
 /// Renders one test image's overlay of `method`'s map, reading the image from disk.

@@ -38,8 +38,15 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Creates `dir` if needed and checks that a file can be written in it, so that work whose
-/// results go there fails before it starts rather than after.
+/// results go there fails before it starts rather than after. The error names the folder once
+/// (or the file that stands where a folder is needed).
 pub fn ensure_writable_dir(dir: &Path) -> io::Result<()> {
+    if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotADirectory,
+            format!("{} is a file, not a folder", file.display()),
+        ));
+    }
     fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
     let probe = temp_path_for(&dir.join("write-check"))?;
     File::create(&probe).map_err(|e| with_path(e, dir))?;
@@ -107,6 +114,27 @@ mod tests {
         assert!(err.to_string().contains("keep.txt"), "{err}");
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_where_a_folder_is_needed_is_named_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"").unwrap();
+        for wanted in [file.clone(), file.join("below")] {
+            let message = ensure_writable_dir(&wanted).unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!("{} is a file, not a folder", file.display()),
+                "{message}"
+            );
+        }
+        ensure_writable_dir(&dir.path().join("new/folder")).unwrap();
+        assert!(dir.path().join("new/folder").is_dir());
+        assert_eq!(
+            fs::read_dir(dir.path().join("new/folder")).unwrap().count(),
+            0
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn train_explain_eval_export_on_sample_data() {
         "--backend",
         "cpu",
     ]);
-    let dir = maps.join("000");
+    let dir = maps.join("scratch").join("000");
     for name in [
         "dim_00.tiff",
         "dim_03.tiff",
@@ -126,6 +126,7 @@ fn train_explain_eval_export_on_sample_data() {
         "0",
         "--method",
         "gradcam-diff",
+        "--overwrite",
         "--backend",
         "cpu",
     ]);
@@ -177,28 +178,28 @@ fn train_explain_eval_export_on_sample_data() {
 
     // Maps from "another tool": the recon maps, laid out MAPS/<defect>/<stem>.tiff.
     let foreign = tmp.path().join("foreign_maps");
+    let raw = tmp.path().join("raw_maps");
     let category = vaelens::data::Category::discover(&data).unwrap();
+    let mut args = vec![
+        "explain",
+        "--run",
+        s(&run),
+        "--out",
+        s(&raw),
+        "--method",
+        "recon",
+    ];
+    args.extend(["--backend", "cpu"]);
+    args.extend(category.test.iter().map(|t| s(&t.path)));
+    ok(&args);
     for test in &category.test {
-        let out = foreign.join(&test.defect);
-        ok(&[
-            "explain",
-            "--run",
-            s(&run),
-            s(&test.path),
-            "--out",
-            s(&out),
-            "--method",
-            "recon",
-            "--backend",
-            "cpu",
-        ]);
         let stem = test.path.file_stem().unwrap().to_str().unwrap();
+        std::fs::create_dir_all(foreign.join(&test.defect)).unwrap();
         std::fs::rename(
-            out.join(stem).join("recon.tiff"),
-            out.join(format!("{stem}.tiff")),
+            raw.join(&test.defect).join(stem).join("recon.tiff"),
+            foreign.join(&test.defect).join(format!("{stem}.tiff")),
         )
         .unwrap();
-        std::fs::remove_dir_all(out.join(stem)).unwrap();
     }
     let maps_report = tmp.path().join("maps.json");
     ok(&[
@@ -372,4 +373,235 @@ fn sigterm_stops_training_with_a_checkpoint() {
     assert!(rest.contains("stopped; checkpoint kept"), "{seen}{rest}");
     let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&run).unwrap();
     assert!(checkpoint.state.unwrap().epochs_done >= 1);
+}
+
+/// How often `path` appears in `text` (each message should name its file once).
+fn mentions(text: &str, path: &Path) -> usize {
+    text.matches(s(path)).count()
+}
+
+fn bundled_model() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/brick.safetensors")
+}
+
+/// MVTec categories repeat stems across defect folders: `explain` keeps the folder in the output
+/// path, and a second run refuses to overwrite unless asked.
+#[test]
+fn explain_keeps_defect_folders_apart_and_never_overwrites_unasked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("maps");
+    let model = bundled_model();
+    let hole = sample().join("test/hole/000.png");
+    let scratch = sample().join("test/scratch/000.png");
+    let args = [
+        "explain",
+        "--run",
+        s(&model),
+        s(&hole),
+        s(&scratch),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ];
+    ok(&args);
+    let read = |defect: &str| {
+        vaelens::render::load_float_tiff(&out.join(defect).join("000/overall.tiff")).unwrap()
+    };
+    assert_ne!(
+        read("hole"),
+        read("scratch"),
+        "two images, two sets of maps"
+    );
+    let refused = failure(&args);
+    let first = out.join("hole/000/dim_00.tiff");
+    assert!(refused.contains("--overwrite"), "{refused}");
+    assert_eq!(mentions(&refused, &first), 1, "{refused}");
+    assert!(
+        !refused.contains("backend:"),
+        "refused before any work: {refused}"
+    );
+    let mut again = args.to_vec();
+    again.push("--overwrite");
+    ok(&again);
+    // One image given twice would write one folder twice.
+    let twice = failure(&[
+        "explain",
+        "--run",
+        s(&model),
+        s(&hole),
+        s(&hole),
+        "--out",
+        s(&out),
+    ]);
+    assert!(twice.contains("would both write"), "{twice}");
+}
+
+/// Outputs that cannot be written fail before any scoring, naming the culprit once.
+#[test]
+fn eval_and_export_check_their_outputs_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let model = bundled_model();
+    let report = file.join("report.json");
+    let message = failure(&[
+        "eval",
+        s(&sample()),
+        "--run",
+        s(&model),
+        "--report",
+        s(&report),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(message.contains("cannot write the report"), "{message}");
+    assert!(message.contains("is a file, not a folder"), "{message}");
+    assert_eq!(mentions(&message, &file), 1, "{message}");
+    assert!(!message.contains("backend:"), "no work was done: {message}");
+
+    let out = file.join("overlays");
+    let message = failure(&[
+        "export",
+        "--run",
+        s(&model),
+        s(&sample()),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(message.contains("cannot write the overlays"), "{message}");
+    assert_eq!(mentions(&message, &file), 1, "{message}");
+    assert!(!message.contains("backend:"), "no work was done: {message}");
+
+    // Existing overlays are found before scoring too.
+    let out = tmp.path().join("overlays");
+    std::fs::create_dir_all(out.join("hole")).unwrap();
+    std::fs::write(out.join("hole/000.png"), b"earlier").unwrap();
+    let message = failure(&[
+        "export",
+        "--run",
+        s(&model),
+        s(&sample()),
+        "--out",
+        s(&out),
+        "--backend",
+        "cpu",
+    ]);
+    assert!(message.contains("--overwrite"), "{message}");
+    assert_eq!(
+        mentions(&message, &out.join("hole/000.png")),
+        1,
+        "{message}"
+    );
+    assert!(!message.contains("backend:"), "no work was done: {message}");
+}
+
+/// NaN and infinity are refused where numbers come in: a flag, or a map from another tool.
+#[test]
+fn non_finite_thresholds_and_maps_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for value in ["nan", "inf", "-inf"] {
+        let flag = format!("--threshold={value}");
+        let message = failure(&[
+            "export",
+            "--run",
+            s(&bundled_model()),
+            s(&sample()),
+            "--out",
+            s(&tmp.path().join("o")),
+            &flag,
+        ]);
+        assert!(
+            message.contains("not a finite number"),
+            "{value}: {message}"
+        );
+    }
+    let category = vaelens::data::Category::discover(&sample()).unwrap();
+    let maps = tmp.path().join("maps");
+    for (n, test) in category.test.iter().enumerate() {
+        let (w, h) = image::image_dimensions(&test.path).unwrap();
+        let mut values = vec![0.5f32; (w * h) as usize];
+        if n == 3 {
+            values[7] = f32::INFINITY;
+        }
+        let map = vaelens::map::FloatMap::from_raw(w, h, values).unwrap();
+        let stem = test.path.file_stem().unwrap().to_str().unwrap();
+        let path = maps.join(&test.defect).join(format!("{stem}.tiff"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        vaelens::render::save_float_tiff_atomic(&map, &path).unwrap();
+    }
+    let bad = {
+        let test = &category.test[3];
+        let stem = test.path.file_stem().unwrap().to_str().unwrap();
+        maps.join(&test.defect).join(format!("{stem}.tiff"))
+    };
+    let message = failure(&[
+        "eval",
+        s(&sample()),
+        "--maps",
+        s(&maps),
+        "--report",
+        s(&tmp.path().join("r.json")),
+    ]);
+    assert!(message.contains("inf"), "{message}");
+    assert_eq!(mentions(&message, &bad), 1, "{message}");
+}
+
+/// A checkpoint with NaN weights or a tensor of another dtype: the message names the file, once.
+#[test]
+fn checkpoint_errors_name_the_file_once() {
+    use vaelens::checkpoint::Checkpoint;
+    let tmp = tempfile::tempdir().unwrap();
+    let image = sample().join("test/hole/000.png");
+    let mut checkpoint = Checkpoint::load_file(&bundled_model()).unwrap();
+    checkpoint
+        .tensors
+        .get_mut("encoder.mu.bias")
+        .unwrap()
+        .values[0] = f32::NAN;
+    let nan = tmp.path().join("nan.safetensors");
+    checkpoint.save_file(&nan, false).unwrap();
+    let message = failure(&[
+        "explain",
+        "--run",
+        s(&nan),
+        s(&image),
+        "--out",
+        s(tmp.path()),
+    ]);
+    assert!(
+        message.contains("NaN") && message.contains("encoder.mu.bias"),
+        "{message}"
+    );
+    assert_eq!(mentions(&message, &nan), 1, "{message}");
+
+    // The same file with one tensor stored as 32-bit integers.
+    let bytes = std::fs::read(&nan).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let ints: Vec<u8> = [1i32, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| name != "encoder.mu.bias")
+        .collect();
+    views.push((
+        "encoder.mu.bias".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I32, vec![2], &ints).unwrap(),
+    ));
+    let dtype = tmp.path().join("ints.safetensors");
+    let metadata = header.metadata().clone();
+    std::fs::write(&dtype, safetensors::serialize(views, metadata).unwrap()).unwrap();
+    let message = failure(&[
+        "explain",
+        "--run",
+        s(&dtype),
+        s(&image),
+        "--out",
+        s(tmp.path()),
+    ]);
+    assert!(message.contains("dtype"), "{message}");
+    assert_eq!(mentions(&message, &dtype), 1, "{message}");
 }

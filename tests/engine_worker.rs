@@ -235,3 +235,128 @@ fn the_worker_writes_pngs_and_reads_images_for_the_window() {
     });
     assert!(error.contains("missing.png"), "{error}");
 }
+
+/// While the worker scores the test set in the background, a decode request is answered before
+/// the image being scored is finished: interactive requests pre-empt scoring between batches of
+/// windows instead of waiting for a whole test image.
+#[test]
+fn interactive_requests_preempt_background_scoring() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    engine
+        .commands
+        .send(Command::OpenData(sample_data()))
+        .unwrap();
+    engine
+        .commands
+        .send(Command::LoadModel(common::tiny_patch_model(dir.path(), 3)))
+        .unwrap();
+    wait_for(&engine.events, "the model", |e| {
+        matches!(e, Event::Model(_)).then_some(())
+    });
+    engine.commands.send(Command::Score { stage: 0 }).unwrap();
+    let mut preempted = 0;
+    for seq in 1..=5u64 {
+        let done = wait_for(&engine.events, "scoring progress", |e| match e {
+            Event::ScoringProgress { done, .. } => Some(done),
+            _ => None,
+        });
+        engine
+            .commands
+            .send(Command::Decode {
+                seq,
+                latent: vec![0.1 * seq as f32; 4],
+            })
+            .unwrap();
+        let first = wait_for(
+            &engine.events,
+            "the decode or the next image",
+            |e| match e {
+                Event::Decoded { seq: got, .. } if got == seq => Some(true),
+                Event::ScoringProgress { done: next, .. } if next > done => Some(false),
+                _ => None,
+            },
+        );
+        if first {
+            preempted += 1;
+            wait_for(&engine.events, "the next image", |e| {
+                matches!(e, Event::ScoringProgress { .. }).then_some(())
+            });
+        }
+    }
+    assert_eq!(
+        preempted, 5,
+        "every decode is served before the test image in progress is finished"
+    );
+}
+
+/// Stop acts at once: the status says "stopping" straight away, then the run ends with its
+/// checkpoint; pause and resume answer at once too, even while the worker scores.
+#[test]
+fn stop_and_pause_answer_at_once_while_the_worker_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("run");
+    let engine = Engine::start(BackendSource::Choice(BackendChoice::Cpu), None);
+    engine
+        .commands
+        .send(Command::OpenData(sample_data()))
+        .unwrap();
+    engine
+        .commands
+        .send(Command::LoadModel(common::tiny_patch_model(dir.path(), 3)))
+        .unwrap();
+    wait_for(&engine.events, "the model", |e| {
+        matches!(e, Event::Model(_)).then_some(())
+    });
+    engine
+        .commands
+        .send(Command::StartTraining(TrainRequest {
+            options: RunOptions {
+                image_size: 32,
+                window: Window::WholeImage,
+                encoder: EncoderChoice::Scratch,
+                latent_dim: 4,
+                epochs: Some(50),
+                train: TrainConfig {
+                    batch_size: 16,
+                    checkpoint_every: 1000,
+                    ..TrainConfig::default()
+                },
+                ..RunOptions::default()
+            },
+            run_dir: run_dir.clone(),
+            resume: false,
+        }))
+        .unwrap();
+    wait_for(&engine.events, "a step", |e| {
+        matches!(e, Event::Train(TrainEvent::Step { .. })).then_some(())
+    });
+    engine.commands.send(Command::Score { stage: 0 }).unwrap();
+    wait_for(&engine.events, "scoring under way", |e| {
+        matches!(e, Event::ScoringProgress { .. }).then_some(())
+    });
+    for (command, status) in [
+        (Command::PauseTraining, TrainingStatus::Paused),
+        (Command::ResumeTraining, TrainingStatus::Running),
+        (Command::StopTraining, TrainingStatus::Stopping),
+    ] {
+        let asked = Instant::now();
+        engine.commands.send(command).unwrap();
+        let got = wait_for(&engine.events, "the new status", |e| match e {
+            Event::Training(s) => Some(s),
+            _ => None,
+        });
+        assert_eq!(got, status);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{status:?} took {:?}",
+            asked.elapsed()
+        );
+    }
+    let how = wait_for(&engine.events, "the end of training", |e| match e {
+        Event::Training(TrainingStatus::Ended(how)) => Some(how),
+        _ => None,
+    });
+    assert!(how.contains("stopped"), "{how}");
+    assert!(Checkpoint::load_run(&run_dir).is_ok());
+}

@@ -1,7 +1,9 @@
-//! `vaelens eval`: score a model's anomaly maps (or a folder of maps) on a test set.
+//! `vaelens eval`: score a model's anomaly maps (or a folder of maps) on a test set. The report's
+//! folder is checked writable before any scoring.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
 
 use vaelens::data::{Category, TrainSet};
@@ -32,6 +34,7 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    check_report_path(&args.report)?;
     let category = Category::discover(&args.data_dir)?;
     let (report, evaluations) = match &args.maps {
         Some(maps_dir) => {
@@ -78,6 +81,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         curves.len()
     );
     Ok(())
+}
+
+/// Fails unless the report (and its curves beside it) can be written: its folder is created and
+/// probed, and the report itself must not be a folder.
+fn check_report_path(report: &Path) -> anyhow::Result<()> {
+    if report.is_dir() {
+        anyhow::bail!(
+            "{} is a folder: give the report's file name, e.g. report.json",
+            report.display()
+        );
+    }
+    let folder = match report.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    vaelens::fsx::ensure_writable_dir(folder).context("cannot write the report")
 }
 
 /// Takes the normal statistics over the category's training images, for weights that lack them

@@ -1,7 +1,10 @@
 //! `vaelens explain`: per-dimension maps, the overall map and an anomaly map for each image, as
-//! 32-bit float TIFFs at the image's own resolution, plus a PNG overlay.
+//! 32-bit float TIFFs at the image's own resolution, plus a PNG overlay, in
+//! `OUT/<the image's folder>/<stem>/` (MVTec categories repeat stems across defect folders).
+//! Nothing is overwritten without `--overwrite`; every check happens before any work.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -21,9 +24,13 @@ pub struct ExplainArgs {
     /// Images to explain.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
-    /// Output directory: one sub-directory per image.
+    /// Output directory: one sub-directory per image, OUT/<its folder>/<stem>/ (e.g.
+    /// OUT/hole/000/ for test/hole/000.png).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace maps that already exist.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Encoder stage to explain, 0-based as in `encoder.convs.{K}` (default: the last).
     #[arg(long)]
     pub layer: Option<usize>,
@@ -39,19 +46,32 @@ pub struct ExplainArgs {
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let checkpoint = args.model.load()?;
+    let method = anomaly_method(&args.method).expect("clap checked the name");
+    let dirs = output_dirs(&args.out, &args.images)?;
+    let names = file_names(checkpoint.config.latent_dim, method.id());
+    if !args.overwrite
+        && let Some(existing) = dirs
+            .iter()
+            .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+            .find(|file| file.exists())
+    {
+        anyhow::bail!(
+            "{} already exists; pass --overwrite to replace it (nothing was written)",
+            existing.display()
+        );
+    }
+    vaelens::fsx::ensure_writable_dir(&args.out).context("cannot write the maps")?;
     let backend = args.backend.open()?;
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
-    let method = anomaly_method(&args.method).expect("clap checked the name");
     let cam = cam_method(&args.cam).expect("clap checked the name");
     let (size, channels) = (explainer.image_size() as u32, explainer.config.channels);
     let bar = progress::bar(args.images.len() as u64, "explaining");
-    for path in &args.images {
+    for (path, dir) in args.images.iter().zip(&dirs) {
         let image = load_image(path)?;
         let (width, height) = (image.width(), image.height());
         let input = to_model_input(&image, channels, size);
-        let dir = args.out.join(super::stem(path));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        vaelens::fsx::ensure_writable_dir(dir)?;
         let attention =
             explainer.attention_of_image(&input, stage, AttentionTarget::Mu, cam.as_ref());
         for (i, map) in attention.per_dim.iter().enumerate() {
@@ -79,6 +99,40 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The folder of each image's maps: `out/<the image's folder>/<stem>`; an error names two images
+/// that would share one.
+fn output_dirs(out: &Path, images: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut owners: BTreeMap<PathBuf, &Path> = BTreeMap::new();
+    let mut dirs = Vec::with_capacity(images.len());
+    for image in images {
+        let absolute = std::path::absolute(image).unwrap_or_else(|_| image.clone());
+        let folder = absolute.parent().and_then(Path::file_name);
+        let dir = match folder {
+            Some(folder) => out.join(folder).join(super::stem(image)),
+            None => out.join(super::stem(image)),
+        };
+        if let Some(first) = owners.insert(dir.clone(), image) {
+            anyhow::bail!(
+                "{} and {} would both write their maps to {}: explain them with different --out",
+                first.display(),
+                image.display(),
+                dir.display()
+            );
+        }
+        dirs.push(dir);
+    }
+    Ok(dirs)
+}
+
+/// The files written per image for a latent of `dims` dimensions and anomaly method `method`.
+fn file_names(dims: usize, method: &str) -> Vec<String> {
+    let mut names: Vec<String> = (0..dims).map(|i| format!("dim_{i:02}.tiff")).collect();
+    names.push("overall.tiff".into());
+    names.push(format!("{method}.tiff"));
+    names.push(format!("{method}_overlay.png"));
+    names
 }
 
 fn cam_parser() -> clap::builder::PossibleValuesParser {

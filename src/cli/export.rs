@@ -1,20 +1,23 @@
-//! `vaelens export`: overlay PNGs for a whole test set.
+//! `vaelens export`: overlay PNGs for a whole test set. The output folder is checked (writable,
+//! nothing to overwrite unless asked) before any scoring.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use vaelens::data::Category;
 use vaelens::eval::{Report, score_test_set};
 use vaelens::explain::{DEFAULT_METHOD, MethodId, anomaly_method};
-use vaelens::export::{ExportError, export_overlays};
-use vaelens::render::OverlayOptions;
+use vaelens::export::{ExportError, export_overlays, overlay_path_for};
+use vaelens::render::{OverlayOptions, human32};
 
 use super::{BackendArg, progress};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// A run directory written by `vaelens train`.
+    /// A run directory written by `vaelens train`, or a single checkpoint file such as the
+    /// bundled assets/brick.safetensors.
     #[arg(long)]
     pub run: PathBuf,
     /// One MVTec AD category.
@@ -26,7 +29,7 @@ pub struct ExportArgs {
     pub method: String,
     /// Map value at or above which a pixel is predicted anomalous (default: the F1-max
     /// threshold on this test set, when it has ground truth).
-    #[arg(long)]
+    #[arg(long, value_parser = finite_f32)]
     pub threshold: Option<f32>,
     /// Encoder stage for the attention methods (default: the last).
     #[arg(long)]
@@ -40,7 +43,24 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let category = Category::discover(&args.data_dir)?;
-    let checkpoint = vaelens::checkpoint::Checkpoint::load_run(&args.run)?;
+    if !args.overwrite
+        && let Some(existing) = category
+            .test
+            .iter()
+            .map(|t| overlay_path_for(&args.out, &t.defect, &t.path))
+            .find(|p| p.exists())
+    {
+        return Err(would_overwrite(ExportError::WouldOverwrite {
+            existing,
+            out: args.out.clone(),
+        }));
+    }
+    vaelens::fsx::ensure_writable_dir(&args.out).context("cannot write the overlays")?;
+    let checkpoint = if args.run.is_file() {
+        vaelens::checkpoint::Checkpoint::load_file(&args.run)?
+    } else {
+        vaelens::checkpoint::Checkpoint::load_run(&args.run)?
+    };
     let backend = args.backend.open()?;
     let explainer = checkpoint.explainer(&backend.device)?;
     let stage = super::stage_arg(args.layer, &explainer)?;
@@ -67,7 +87,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
     };
     match threshold {
-        Some(t) => eprintln!("threshold: {t}"),
+        Some(t) => eprintln!("threshold: {}", human32(t)),
         None => eprintln!("no threshold (no ground truth): overlays show the heat map only"),
     }
     let options = OverlayOptions {
@@ -83,12 +103,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.overwrite,
         &mut |done, _| bar.set_position(done as u64),
     )
-    .map_err(|e| match e {
-        ExportError::WouldOverwrite { .. } => {
-            anyhow::anyhow!("{e}; pass --overwrite to replace them")
-        }
-        other => other.into(),
-    })?;
+    .map_err(would_overwrite)?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {} overlay(s) to {}",
@@ -96,4 +111,23 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The library's error, with the flag that allows overwriting when that is what stopped it.
+fn would_overwrite(e: ExportError) -> anyhow::Error {
+    match e {
+        ExportError::WouldOverwrite { .. } => {
+            anyhow::anyhow!("{e}; pass --overwrite to replace them")
+        }
+        other => other.into(),
+    }
+}
+
+/// A finite number: NaN or infinity would mark every pixel or none without saying so.
+fn finite_f32(text: &str) -> Result<f32, String> {
+    match text.trim().parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("{text} is not a finite number")),
+        Err(e) => Err(format!("{text}: {e}")),
+    }
 }

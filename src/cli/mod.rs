@@ -99,6 +99,10 @@ impl ModelSource {
     fn load(&self) -> anyhow::Result<vaelens::checkpoint::Checkpoint> {
         use vaelens::checkpoint::Checkpoint;
         match (&self.run, &self.weights, &self.config) {
+            (Some(run), _, _) if !run.exists() => anyhow::bail!(
+                "{} does not exist: --run takes a run folder or a .safetensors checkpoint",
+                run.display()
+            ),
             (Some(run), _, _) if run.is_file() => Ok(Checkpoint::load_file(run)?),
             (Some(run), _, _) => Ok(Checkpoint::load_run(run)?),
             (None, Some(weights), Some(config)) => Ok(Checkpoint::load_pytorch(weights, config)?),

@@ -51,6 +51,8 @@ pub enum Command {
         stage: usize,
     },
     StartTraining(TrainRequest),
+    /// Pause, resume and stop act at once (see `engine::control`), answered by a
+    /// `TrainingStatus` event.
     PauseTraining,
     ResumeTraining,
     StopTraining,
@@ -148,6 +150,8 @@ pub enum TrainingStatus {
     Loading,
     Running,
     Paused,
+    /// Asked to stop: the step in flight finishes and the checkpoint is being written.
+    Stopping,
     /// Ended: how (finished, stopped, failed).
     Ended(String),
 }

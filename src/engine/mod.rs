@@ -3,11 +3,15 @@
 //!
 //! Interactive requests are coalesced: of several queued `Decode` (or `Explain`) commands only the
 //! newest is served, so dragging a latent slider never queues up work. Long jobs (scoring the
-//! test set) run one image at a time between interactive requests. Training runs in a second
-//! thread that this worker controls (pause, resume, stop); each checkpoint it writes is loaded
-//! back here, so the user keeps exploring the latest weights while training goes on.
+//! test set) run one image at a time, and within an image interactive requests are served
+//! between batches of windows, so they never wait for background work. Training runs in a
+//! second thread; pause, resume and stop reach it through a command router that acts at once,
+//! whatever the worker is doing. Each checkpoint training writes is loaded back here, so the
+//! user keeps exploring the latest weights while training goes on.
 
+mod control;
 mod images;
+mod interactive;
 mod messages;
 mod training;
 mod worker;
@@ -47,8 +51,24 @@ impl Engine {
     /// after each event.
     pub fn start(source: BackendSource, waker: Option<Waker>) -> Self {
         let (command_tx, command_rx) = unbounded();
+        let (worker_tx, worker_rx) = unbounded();
         let (event_tx, event_rx) = unbounded();
-        let loopback = command_tx.clone();
+        let control = control::TrainingControl::default();
+        {
+            let (worker_tx, control) = (worker_tx.clone(), control.clone());
+            let (event_tx, waker) = (event_tx.clone(), waker.clone());
+            std::thread::Builder::new()
+                .name("vaelens-commands".into())
+                .spawn(move || control::route(command_rx, worker_tx, control, event_tx, waker))
+                .expect("the OS can start a thread");
+        }
+        let channels = worker::Channels {
+            commands: worker_rx,
+            events: event_tx.clone(),
+            loopback: worker_tx,
+            waker,
+            control,
+        };
         let thread = std::thread::Builder::new()
             .name("vaelens-engine".into())
             .spawn(move || {
@@ -64,7 +84,7 @@ impl Engine {
                         }
                     },
                 };
-                worker::Worker::new(backend, event_tx, loopback, waker).run(command_rx);
+                worker::Worker::new(backend, channels).run();
             })
             .expect("the OS can start a thread");
         Self {

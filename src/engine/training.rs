@@ -1,17 +1,18 @@
 //! Training in a thread of its own, controlled by the worker.
 //!
-//! Pause needs no hook in the training loop: its events go through a channel of capacity one,
-//! and while paused the forwarding thread stops reading it, so the loop blocks on its next
-//! `send` between two steps. Stop sets the loop's cancel flag; the loop then saves a checkpoint
-//! (atomically) and returns.
+//! Pause needs no hook in the training loop: its events go through a channel without capacity,
+//! and while paused the forwarding thread stops reading it, so the loop blocks on the `send`
+//! after the step in flight. Stop sets the loop's cancel flag, which it checks after every step;
+//! the loop then saves a checkpoint (atomically) and returns. Both flags live in the
+//! [`TrainingControl`] that the command router sets the moment the window asks.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 
+use super::control::TrainingControl;
 use super::messages::{Command, Event, TrainRequest, TrainingStatus};
 use super::{Waker, worker::notify};
 use crate::backend::Backend;
@@ -21,15 +22,17 @@ use crate::run::{RunError, RunOutcome, execute, plan_run};
 use crate::train::TrainEvent;
 
 pub struct TrainingHandle {
-    cancel: Arc<AtomicBool>,
-    paused: Arc<AtomicBool>,
+    control: TrainingControl,
     trainer: Option<JoinHandle<()>>,
     forwarder: Option<JoinHandle<()>>,
 }
 
 impl TrainingHandle {
-    /// Loads the training images and trains, in new threads.
+    /// Loads the training images and trains, in new threads, under `control` (which this run
+    /// begins and ends).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
+        control: TrainingControl,
         request: TrainRequest,
         category: Category,
         resume: Option<Checkpoint>,
@@ -38,18 +41,17 @@ impl TrainingHandle {
         loopback: Sender<Command>,
         waker: Option<Waker>,
     ) -> Self {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let paused = Arc::new(AtomicBool::new(false));
-        let (train_tx, train_rx) = bounded::<TrainEvent>(1);
+        control.begin();
+        let (train_tx, train_rx) = bounded::<TrainEvent>(0);
 
         let forwarder = {
-            let (cancel, paused) = (cancel.clone(), paused.clone());
+            let control = control.clone();
             let (events, loopback, waker) = (events.clone(), loopback.clone(), waker.clone());
             std::thread::Builder::new()
                 .name("vaelens-train-events".into())
                 .spawn(move || {
                     loop {
-                        if paused.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
+                        if control.is_paused() {
                             std::thread::sleep(Duration::from_millis(20));
                             continue;
                         }
@@ -69,44 +71,38 @@ impl TrainingHandle {
         };
 
         let trainer = {
-            let cancel = cancel.clone();
+            let control = control.clone();
             std::thread::Builder::new()
                 .name("vaelens-train".into())
                 .spawn(move || {
                     let result = run(
-                        request, &category, resume, backend, &events, &waker, train_tx, &cancel,
+                        request,
+                        &category,
+                        resume,
+                        backend,
+                        &events,
+                        &waker,
+                        train_tx,
+                        control.cancel_flag(),
                     );
                     let _ = loopback.send(Command::TrainingEnded(result));
                 })
                 .expect("the OS can start a thread")
         };
         Self {
-            cancel,
-            paused,
+            control,
             trainer: Some(trainer),
             forwarder: Some(forwarder),
         }
     }
 
-    pub fn set_paused(&self, paused: bool) {
-        self.paused.store(paused, Ordering::Relaxed);
-    }
-
-    pub fn is_paused(&self) -> bool {
-        self.paused.load(Ordering::Relaxed)
-    }
-
-    pub fn stop(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        self.paused.store(false, Ordering::Relaxed);
-    }
-
     /// Stops and waits until the checkpoint is written.
     pub fn stop_and_join(&mut self) {
-        self.stop();
+        self.control.stop();
         self.join();
     }
 
+    /// Waits for the threads to end and marks the run ended.
     pub fn join(&mut self) {
         if let Some(t) = self.trainer.take() {
             let _ = t.join();
@@ -114,6 +110,7 @@ impl TrainingHandle {
         if let Some(t) = self.forwarder.take() {
             let _ = t.join();
         }
+        self.control.end();
     }
 }
 
@@ -140,11 +137,7 @@ fn run(
         notify(
             events,
             waker,
-            Event::Error(format!(
-                "skipped training image {}: {}",
-                skipped.path.display(),
-                skipped.reason
-            )),
+            Event::Error(format!("skipped a training image: {}", skipped.reason)),
         );
     }
     notify(events, waker, Event::Info(plan.describe()));

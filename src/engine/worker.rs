@@ -1,32 +1,28 @@
 //! The worker loop: drain the command channel, coalesce, serve, then do one unit of background
-//! work (one test image of a scoring job) before looking at the channel again.
+//! work (one test image of a scoring job) before looking at the channel again. Inside that unit,
+//! between methods and batches of windows, interactive requests that arrived are served at once;
+//! other commands wait for the image to finish.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
-use image::RgbaImage;
 
 use super::Waker;
-use super::images::{read_rgba, write_png};
+use super::control::TrainingControl;
+use super::images::write_png;
+use super::interactive::{ExplainCache, Interactive, Model, internal_error, is_interactive};
 use super::messages::{
-    Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
-    TrainingStatus,
+    Command, DataSummary, Event, GroupSummary, ModelInfo, ScoredSet, TrainRequest, TrainingStatus,
 };
 use super::training::TrainingHandle;
 use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, CheckpointError};
-use crate::data::{
-    Category, DataError, LayoutKind, TrainSet, discover_categories, load_image, to_model_input,
-};
-use crate::eval::{Report, ScoredTest, score_test_set};
-use crate::explain::cam::cam_method;
-use crate::explain::{
-    AnomalyMethod, AttentionTarget, Explainer, MethodId, NormalStats, anomaly_methods,
-    image_from_chw,
-};
+use crate::data::{Category, DataError, LayoutKind, TrainSet, discover_categories, load_image};
+use crate::eval::{Report, ScoredTest, score_test_image};
+use crate::explain::{AnomalyMethod, MethodId, NormalStats, anomaly_methods};
 use crate::export::export_overlays;
 use crate::render::to_rgba;
 
@@ -42,12 +38,6 @@ pub(crate) fn notify(events: &Sender<Event>, waker: &Option<Waker>, event: Event
     }
 }
 
-struct Model {
-    explainer: Explainer,
-    checkpoint: Checkpoint,
-    info: Arc<ModelInfo>,
-}
-
 /// A test-set scoring job in progress.
 struct Scoring {
     generation: u64,
@@ -57,18 +47,29 @@ struct Scoring {
     notes: Vec<String>,
 }
 
-/// Image, stage, patch window and CAM rule of an explanation.
-type ExplainKey = (PathBuf, usize, Option<(usize, usize)>, &'static str);
+/// How the worker talks to the rest: its commands, its events, the window's waker, the sender
+/// training threads report through, and the training run's control flags.
+pub struct Channels {
+    pub commands: Receiver<Command>,
+    pub events: Sender<Event>,
+    pub loopback: Sender<Command>,
+    pub waker: Option<Waker>,
+    pub control: TrainingControl,
+}
 
 pub struct Worker {
     backend: Backend,
+    commands: Receiver<Command>,
     events: Sender<Event>,
     loopback: Sender<Command>,
     waker: Option<Waker>,
+    control: TrainingControl,
+    /// Commands that arrived while a test image was being scored and wait for it to finish.
+    deferred: VecDeque<Command>,
     model: Option<Model>,
     generation: u64,
     category: Option<Category>,
-    explained: HashMap<ExplainKey, Arc<Explained>>,
+    explained: ExplainCache,
     methods: Vec<Box<dyn AnomalyMethod>>,
     scoring: Option<Scoring>,
     scored: Option<Arc<ScoredSet>>,
@@ -76,21 +77,26 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(
-        backend: Backend,
-        events: Sender<Event>,
-        loopback: Sender<Command>,
-        waker: Option<Waker>,
-    ) -> Self {
-        Self {
-            backend,
+    pub fn new(backend: Backend, channels: Channels) -> Self {
+        let Channels {
+            commands,
             events,
             loopback,
             waker,
+            control,
+        } = channels;
+        Self {
+            backend,
+            commands,
+            events,
+            loopback,
+            waker,
+            control,
+            deferred: VecDeque::new(),
             model: None,
             generation: 0,
             category: None,
-            explained: HashMap::new(),
+            explained: ExplainCache::new(),
             methods: anomaly_methods(),
             scoring: None,
             scored: None,
@@ -102,34 +108,27 @@ impl Worker {
         notify(&self.events, &self.waker, event);
     }
 
-    pub fn run(mut self, commands: Receiver<Command>) {
+    pub fn run(mut self) {
         self.send(Event::Backend {
             description: self.backend.description.clone(),
             is_gpu: self.backend.is_gpu,
         });
         loop {
-            let mut batch: Vec<Command> = Vec::new();
-            if self.scoring.is_none() {
-                match commands.recv() {
+            let mut batch: Vec<Command> = self.deferred.drain(..).collect();
+            if batch.is_empty() && self.scoring.is_none() {
+                match self.commands.recv() {
                     Ok(c) => batch.push(c),
                     Err(_) => break,
                 }
             }
-            batch.extend(commands.try_iter());
+            batch.extend(self.commands.try_iter());
             if batch.iter().any(|c| matches!(c, Command::Shutdown)) {
                 break;
             }
             for command in coalesce(batch) {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(command)));
                 if let Err(panic) = outcome {
-                    let what = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown panic".into());
-                    self.send(Event::Error(format!(
-                        "internal error (the explorer keeps running): {what}"
-                    )));
+                    self.send(Event::Error(internal_error(panic.as_ref())));
                 }
             }
             if self.scoring.is_some() {
@@ -148,27 +147,16 @@ impl Worker {
     }
 
     fn handle(&mut self, command: Command) {
+        if is_interactive(&command) {
+            self.interactive().serve(command);
+            return;
+        }
         match command {
             Command::OpenData(dir) => self.open_data(&dir),
             Command::LoadModel(path) => self.load_model(&path),
             Command::SaveModel(path) => self.save_model(&path),
-            Command::Explain {
-                path,
-                stage,
-                window,
-                cam,
-            } => self.explain(&path, stage, window, cam),
-            Command::Decode { seq, latent } => self.decode(seq, &latent),
-            Command::Traverse { mu, dims, values } => self.traverse(&mu, dims, values),
             Command::Score { stage } => self.start_scoring(stage),
             Command::StartTraining(request) => self.start_training(request),
-            Command::PauseTraining => self.pause(true),
-            Command::ResumeTraining => self.pause(false),
-            Command::StopTraining => {
-                if let Some(training) = &self.training {
-                    training.stop();
-                }
-            }
             Command::ExportOverlays {
                 method,
                 options,
@@ -183,10 +171,6 @@ impl Worker {
                 }),
                 Err(e) => self.send(Event::Error(e.to_string())),
             },
-            Command::LoadImage(path) => match read_rgba(&path) {
-                Ok(image) => self.send(Event::Image { path, image }),
-                Err(e) => self.send(Event::Error(e.to_string())),
-            },
             Command::CheckpointWritten(dir) => {
                 let source = format!("training checkpoint {}", dir.display());
                 if let Err(e) =
@@ -196,7 +180,25 @@ impl Worker {
                 }
             }
             Command::TrainingEnded(result) => self.training_ended(result),
-            Command::Shutdown => {}
+            // Served elsewhere: interactive requests above, pause, resume and stop by the
+            // command router, shutdown by the loop.
+            Command::Explain { .. }
+            | Command::Decode { .. }
+            | Command::Traverse { .. }
+            | Command::LoadImage(_)
+            | Command::PauseTraining
+            | Command::ResumeTraining
+            | Command::StopTraining
+            | Command::Shutdown => {}
+        }
+    }
+
+    fn interactive(&mut self) -> Interactive<'_> {
+        Interactive {
+            model: self.model.as_ref(),
+            explained: &mut self.explained,
+            events: &self.events,
+            waker: &self.waker,
         }
     }
 
@@ -308,119 +310,26 @@ impl Worker {
             ));
             return;
         };
-        match model.checkpoint.save_file(path, false) {
+        // The error names the file; the folder is made if it is new (a default path).
+        let saved = path
+            .parent()
+            .map_or(Ok(()), |dir| {
+                std::fs::create_dir_all(dir).map_err(|e| crate::fsx::with_path(e, dir))
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                model
+                    .checkpoint
+                    .save_file(path, false)
+                    .map_err(|e| e.to_string())
+            });
+        match saved {
             Ok(()) => self.send(Event::Written {
-                what: "checkpoint".into(),
+                what: format!("checkpoint {}", path.display()),
                 paths: vec![path.to_path_buf()],
             }),
-            Err(e) => self.send(Event::Error(format!("saving {}: {e}", path.display()))),
+            Err(e) => self.send(Event::Error(format!("checkpoint not saved: {e}"))),
         }
-    }
-
-    fn explain(
-        &mut self,
-        path: &Path,
-        stage: usize,
-        window: Option<(usize, usize)>,
-        cam_id: &'static str,
-    ) {
-        let Some(model) = &self.model else {
-            return;
-        };
-        let Some(cam) = cam_method(cam_id) else {
-            self.send(Event::Error(format!("no CAM rule is called {cam_id}")));
-            return;
-        };
-        let key = (path.to_path_buf(), stage, window, cam_id);
-        if let Some(hit) = self.explained.get(&key) {
-            self.send(Event::Explained(hit.clone()));
-            return;
-        }
-        let explainer = &model.explainer;
-        let stage = stage.min(explainer.config.stage_count() - 1);
-        let image = match load_image(path) {
-            Ok(img) => img,
-            Err(e) => {
-                self.send(Event::Error(e.to_string()));
-                return;
-            }
-        };
-        let config = &explainer.config;
-        let size = config.input_size as u32;
-        // A patch model explains one window of the image: the centre one unless asked.
-        let (input, window) = explainer.view_at(
-            &to_model_input(&image, config.channels, explainer.image_size() as u32),
-            window,
-        );
-        let maps = explainer.attention(&input, stage, AttentionTarget::Mu, cam.as_ref());
-        let reconstruction = explainer.reconstruct(&input);
-        let (kl, difference) = explainer.latent_summary(&maps.mu, &maps.logvar);
-        let explained = Arc::new(Explained {
-            path: path.to_path_buf(),
-            stage,
-            cam: cam_id,
-            generation: model.info.generation,
-            window,
-            original: to_rgba(&image),
-            input: to_rgba(&image_from_chw(&input, config.channels, size)),
-            reconstruction: to_rgba(&image_from_chw(&reconstruction, config.channels, size)),
-            maps,
-            kl,
-            difference,
-        });
-        self.explained.insert(key, explained.clone());
-        self.send(Event::Explained(explained));
-    }
-
-    fn decode(&mut self, seq: u64, latent: &[f32]) {
-        let Some(model) = &self.model else {
-            return;
-        };
-        let config = &model.explainer.config;
-        if latent.len() != config.latent_dim {
-            return;
-        }
-        let image = model
-            .explainer
-            .decode(latent)
-            .into_iter()
-            .next()
-            .map(|chw| {
-                to_rgba(&image_from_chw(
-                    &chw,
-                    config.channels,
-                    config.input_size as u32,
-                ))
-            })
-            .unwrap_or_default();
-        self.send(Event::Decoded { seq, image });
-    }
-
-    fn traverse(&mut self, mu: &[f32], dims: Vec<usize>, values: Vec<f32>) {
-        let Some(model) = &self.model else {
-            return;
-        };
-        let config = &model.explainer.config;
-        if mu.len() != config.latent_dim || dims.iter().any(|&d| d >= config.latent_dim) {
-            return;
-        }
-        let tiles: Vec<RgbaImage> = model
-            .explainer
-            .traversal(mu, &dims, &values)
-            .iter()
-            .map(|chw| {
-                to_rgba(&image_from_chw(
-                    chw,
-                    config.channels,
-                    config.input_size as u32,
-                ))
-            })
-            .collect();
-        self.send(Event::Traversal {
-            dims,
-            values,
-            tiles,
-        });
     }
 
     fn start_scoring(&mut self, stage: usize) {
@@ -496,36 +405,51 @@ impl Worker {
     }
 
     /// Scores one test image (every method), through the library's own scoring so the maps are
-    /// exactly those of `vaelens eval`/`export`; finishes the report after the last one.
+    /// exactly those of `vaelens eval`/`export`; finishes the report after the last one. Between
+    /// methods and batches of windows it serves the interactive requests that arrived and keeps
+    /// the other commands for later.
     fn score_step(&mut self) {
-        if self.model.is_none() || self.category.is_none() {
-            self.scoring = None;
-            return;
-        }
-        let (Some(model), Some(category), Some(scoring)) =
-            (&self.model, &self.category, &mut self.scoring)
+        let Self {
+            model: Some(model),
+            category: Some(category),
+            scoring: Some(scoring),
+            commands,
+            deferred,
+            explained,
+            events,
+            waker,
+            methods,
+            ..
+        } = self
         else {
+            self.scoring = None;
             return;
         };
         let total = category.test.len();
         if scoring.next < total {
-            let one = Category {
-                test: vec![category.test[scoring.next].clone()],
-                ..category.clone()
-            };
-            match score_test_set(
-                &model.explainer,
-                &one,
-                &self.methods,
-                scoring.stage,
-                &mut |_, _| {},
-                None,
-            ) {
-                Ok((tests, notes)) => {
-                    scoring.tests.extend(tests);
-                    scoring.notes.extend(notes);
+            let mut between = || {
+                let arrived: Vec<Command> = commands.try_iter().collect();
+                let mut interactive = Interactive {
+                    model: Some(model),
+                    explained: &mut *explained,
+                    events,
+                    waker,
+                };
+                for command in coalesce(arrived) {
+                    if is_interactive(&command) {
+                        interactive.serve(command);
+                    } else {
+                        deferred.push_back(command);
+                    }
                 }
-                Err(e) => scoring.notes.push(e.to_string()),
+            };
+            let test = &category.test[scoring.next];
+            match score_test_image(&model.explainer, test, methods, scoring.stage, &mut between) {
+                Ok(scored) => scoring.tests.push(scored),
+                Err(problem) => {
+                    tracing::warn!("skipping test image: {problem}");
+                    scoring.notes.push(format!("skipped: {problem}"));
+                }
             }
             scoring.next += 1;
             let done = scoring.next;
@@ -592,6 +516,7 @@ impl Worker {
             None
         };
         self.training = Some(TrainingHandle::start(
+            self.control.clone(),
             request,
             category,
             resume,
@@ -600,17 +525,6 @@ impl Worker {
             self.loopback.clone(),
             self.waker.clone(),
         ));
-    }
-
-    fn pause(&mut self, paused: bool) {
-        if let Some(training) = &self.training {
-            training.set_paused(paused);
-            self.send(Event::Training(if training.is_paused() {
-                TrainingStatus::Paused
-            } else {
-                TrainingStatus::Running
-            }));
-        }
     }
 
     fn training_ended(&mut self, result: Result<(Box<Checkpoint>, bool), crate::run::RunError>) {
@@ -707,7 +621,7 @@ impl Worker {
                     paths,
                 });
             }
-            Err(e) => self.send(Event::Error(format!("{}: {e}", path.display()))),
+            Err(e) => self.send(Event::Error(format!("report not written: {e}"))),
         }
     }
 }

@@ -12,7 +12,8 @@ use crate::render::load_float_tiff;
 pub const FOLDER_MAPS: MethodId = MethodId::new("maps");
 
 /// Reads one map per test image of `category` from `maps_dir`; a missing map is an error naming
-/// the expected file, a map of another size is an error naming both files.
+/// the expected file, a map of another size is an error naming both files, and a map holding NaN
+/// or infinity is an error naming it and the pixel.
 pub fn load_maps_dir(category: &Category, maps_dir: &Path) -> Result<Vec<ScoredTest>, EvalError> {
     if category.test.is_empty() {
         return Err(EvalError::NoTestSet(category.root.clone()));
@@ -31,7 +32,18 @@ pub fn load_maps_dir(category: &Category, maps_dir: &Path) -> Result<Vec<ScoredT
             path: map_path.clone(),
             reason,
         };
-        let map = load_float_tiff(&map_path).map_err(|e| bad(e.to_string()))?;
+        // Its message names the file already.
+        let map = load_float_tiff(&map_path).map_err(EvalError::Map)?;
+        if let Some(at) = map.as_raw().iter().position(|v| !v.is_finite()) {
+            let (x, y) = (
+                at as u32 % map.width().max(1),
+                at as u32 / map.width().max(1),
+            );
+            return Err(bad(format!(
+                "holds {} at pixel ({x}, {y}); maps must be finite",
+                map.as_raw()[at]
+            )));
+        }
         let (width, height) = image::image_dimensions(&test.path)
             .map_err(|e| bad(format!("{}: {e}", test.path.display())))?;
         if map.dimensions() != (width, height) {

@@ -9,7 +9,7 @@ mod test_maps;
 pub use baselines::{BASELINE_PREFIX, ConstantBaseline, MeanImageBaseline};
 pub use maps_dir::{FOLDER_MAPS, load_maps_dir};
 pub use report::{MethodBlock, Report};
-pub use test_maps::{MethodScores, ScoredTest, score_test_set};
+pub use test_maps::{MethodScores, ScoredTest, score_test_image, score_test_set};
 
 use std::path::PathBuf;
 
@@ -21,6 +21,8 @@ pub enum EvalError {
     NothingLoaded(String),
     #[error("{path}: {reason}")]
     BadMap { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Map(crate::map::MapError),
     #[error("no anomaly map for test image {image} (looked for {expected})")]
     MissingMap { image: PathBuf, expected: PathBuf },
     #[error("{method}: cannot score {}: {reason}", image.as_ref().map_or("the maps".into(), |p| p.display().to_string()))]

@@ -56,7 +56,7 @@ pub fn score_test_set(
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(EvalError::Cancelled);
         }
-        match score_one(explainer, test, methods, stage) {
+        match score_test_image(explainer, test, methods, stage, &mut || {}) {
             Ok(s) => scored.push(s),
             Err(problem) => {
                 tracing::warn!("skipping test image: {problem}");
@@ -74,12 +74,14 @@ pub fn score_test_set(
 }
 
 /// Every method's map of one test image, and its ground truth; the error names the image or mask
-/// that could not be read.
-fn score_one(
+/// that could not be read. `between` is called between methods and between batches of a patch
+/// model's windows: a worker scoring in the background serves interactive requests there.
+pub fn score_test_image(
     explainer: &Explainer,
     test: &TestImage,
     methods: &[Box<dyn AnomalyMethod>],
     stage: usize,
+    between: &mut dyn FnMut(),
 ) -> Result<ScoredTest, DataError> {
     let image = load_image(&test.path)?;
     let (width, height) = (image.width(), image.height());
@@ -89,6 +91,7 @@ fn score_one(
         }
         _ => None,
     };
+    between();
     let input = to_model_input(
         &image,
         explainer.config.channels,
@@ -97,11 +100,12 @@ fn score_one(
     let maps = methods
         .iter()
         .map(|method| {
-            let anomaly = explainer.anomaly(method.as_ref(), &input, stage);
+            let anomaly = explainer.anomaly_yielding(method.as_ref(), &input, stage, between);
             let scores = MethodScores {
                 scores: resize_bilinear(&anomaly.map, width, height).into_raw(),
                 image_score: anomaly.image_score,
             };
+            between();
             (MethodId::of(method.as_ref()), scores)
         })
         .collect();

@@ -61,6 +61,18 @@ impl Explainer {
     /// The anomaly map of a whole image (CHW at `image_size()`): the method's own map, or for a
     /// patch model the average of its windows' maps, with the largest window score.
     pub fn anomaly(&self, method: &dyn AnomalyMethod, image: &[f32], stage: usize) -> AnomalyMap {
+        self.anomaly_yielding(method, image, stage, &mut || {})
+    }
+
+    /// `anomaly`, calling `between` after each batch of a patch model's windows, so that a
+    /// caller scoring in the background can serve interactive requests meanwhile.
+    pub fn anomaly_yielding(
+        &self,
+        method: &dyn AnomalyMethod,
+        image: &[f32],
+        stage: usize,
+        between: &mut dyn FnMut(),
+    ) -> AnomalyMap {
         let tiling = match self.tiling {
             Some(t) if !method.whole_image() => t,
             _ => return method.anomaly_map(self, image, stage),
@@ -77,6 +89,7 @@ impl Explainer {
                 stitch.add(&anomaly.map, p);
                 image_score = image_score.max(anomaly.image_score);
             }
+            between();
         }
         AnomalyMap {
             map: stitch.finish(),

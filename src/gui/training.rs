@@ -10,6 +10,7 @@ use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
 use crate::model::{ReconLoss, VaeConfig};
+use crate::render::human;
 use crate::run::{EncoderChoice, RunOptions, Window};
 use crate::train::{ACTIVE_UNIT_VARIANCE, TrainEvent, active_units};
 
@@ -78,6 +79,9 @@ pub fn status_text(status: &TrainingStatus) -> String {
         TrainingStatus::Loading => "loading images".into(),
         TrainingStatus::Running => "running".into(),
         TrainingStatus::Paused => "paused".into(),
+        TrainingStatus::Stopping => {
+            "stopping… (finishing the current step and saving the checkpoint)".into()
+        }
         TrainingStatus::Ended(how) => how.clone(),
     }
 }
@@ -86,7 +90,12 @@ impl TrainingPanel {
     pub fn is_active(&self) -> bool {
         matches!(
             self.status,
-            Some(TrainingStatus::Loading | TrainingStatus::Running | TrainingStatus::Paused)
+            Some(
+                TrainingStatus::Loading
+                    | TrainingStatus::Running
+                    | TrainingStatus::Paused
+                    | TrainingStatus::Stopping
+            )
         )
     }
 
@@ -352,19 +361,28 @@ impl TrainingPanel {
                     .push(Action::Write(Write::Train(Box::new(request))));
             }
             let paused = self.status == Some(TrainingStatus::Paused);
+            let stopping = self.status == Some(TrainingStatus::Stopping);
             if ui
-                .add_enabled(running && !paused, egui::Button::new("Pause"))
+                .add_enabled(running && !paused && !stopping, egui::Button::new("Pause"))
+                .on_hover_text("Hold training after the current step; Resume continues it")
                 .clicked()
             {
                 shared.actions.push(Action::Send(Command::PauseTraining));
             }
             if ui
                 .add_enabled(paused, egui::Button::new("Resume"))
+                .on_hover_text("Continue a paused run")
                 .clicked()
             {
                 shared.actions.push(Action::Send(Command::ResumeTraining));
             }
-            if ui.add_enabled(running, egui::Button::new("Stop")).clicked() {
+            if ui
+                .add_enabled(running && !stopping, egui::Button::new("Stop"))
+                .on_hover_text(
+                    "End the run after the current step; its checkpoint is saved and loaded",
+                )
+                .clicked()
+            {
                 shared.actions.push(Action::Send(Command::StopTraining));
             }
         });
@@ -380,11 +398,14 @@ impl TrainingPanel {
                     ),
                 ),
             );
-            ui.label(format!(
-                "{:.1} images/s, ETA {}",
-                self.images_per_second,
-                format_eta(self.eta_seconds)
-            ));
+            // A paused (or stopping) run has no time of arrival.
+            if self.status == Some(TrainingStatus::Running) {
+                ui.label(format!(
+                    "{} images/s, ETA {}",
+                    human(self.images_per_second),
+                    format_eta(self.eta_seconds)
+                ));
+            }
             ui.label(format!("checkpoints written: {}", self.checkpoints));
         }
         if let Some(warning) = &self.warning {
@@ -521,14 +542,14 @@ fn parse_stages(text: &str) -> Option<Option<Vec<usize>>> {
     stages.filter(|s| !s.is_empty()).map(Some)
 }
 
-/// "Epochs": automatic (about 6,000 images' worth) or a number.
+/// "Epochs": automatic (see `TrainConfig::auto_epochs`) or a number.
 fn epochs_row(ui: &mut egui::Ui, epochs: &mut Option<usize>) {
     ui.label("Epochs");
     ui.horizontal(|ui| {
         let mut auto = epochs.is_none();
         if ui
             .checkbox(&mut auto, "auto")
-            .on_hover_text("About 6,000 images' worth, 10 to 100 epochs")
+            .on_hover_text("About 2,400 images' worth over pretrained features, 6,000 from scratch (10 to 100 epochs)")
             .changed()
         {
             *epochs = if auto { None } else { Some(60) };
@@ -543,12 +564,13 @@ fn epochs_row(ui: &mut egui::Ui, epochs: &mut Option<usize>) {
 /// run plan picks for `options`.
 fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) {
     let image_size = options.image_size;
-    let auto = options
-        .tiling(options.architecture(1).stage_count())
-        .map_or(image_size, |t| t.window);
+    let auto = match options.tiling(options.architecture(1).stage_count()) {
+        Some(t) => format!("patch VAE, {} px windows (auto)", t.window),
+        None => "whole image (auto)".to_string(),
+    };
     let window = &mut options.window;
     let text = |w: &Window| match w {
-        Window::Auto => format!("patch VAE, {auto} px windows (auto)"),
+        Window::Auto => auto.clone(),
         Window::Patch(side) => format!("patch VAE, {side} px windows"),
         Window::WholeImage => "whole image (the paper's setting)".to_string(),
     };

@@ -31,4 +31,13 @@ pub enum ModelError {
     BadDtype { name: String, dtype: String },
     #[error("tensor `{name}` holds NaN or infinite values")]
     NonFinite { name: String },
+    /// A problem with one tensor of a weights file, with the file's name.
+    #[error("{path}: {problem}")]
+    InFile {
+        path: PathBuf,
+        problem: Box<ModelError>,
+    },
+    /// Writing a weights file failed; the atomic writer's message names the file.
+    #[error(transparent)]
+    Write(std::io::Error),
 }

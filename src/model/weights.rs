@@ -106,8 +106,15 @@ pub fn read_safetensors(
     let metadata = header.metadata().clone().unwrap_or_default();
     let file = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let mut tensors = NamedTensors::new();
+    let in_file = |problem: ModelError| ModelError::InFile {
+        path: path.to_path_buf(),
+        problem: Box::new(problem),
+    };
     for (name, view) in file.tensors() {
-        let values = to_f32(&name, &view)?;
+        let values = to_f32(&name, &view).map_err(in_file)?;
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(in_file(ModelError::NonFinite { name }));
+        }
         tensors.insert(
             name,
             NamedTensor {
@@ -181,8 +188,5 @@ pub fn write_safetensors(
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    crate::fsx::write_bytes_atomic(path, &bytes).map_err(|source| ModelError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::fsx::write_bytes_atomic(path, &bytes).map_err(ModelError::Write)
 }

@@ -1,9 +1,11 @@
 //! Rendering on pixel buffers, shared by exported PNGs and the GUI's textures: colormaps,
-//! heat-map overlays, masks and contours, image grids, and crash-safe PNG writing.
+//! heat-map overlays, masks and contours, image grids, crash-safe PNG writing, and numbers
+//! formatted for people.
 
 mod colormap;
 mod contour;
 mod grid;
+mod number;
 mod overlay;
 
 use std::io;
@@ -15,6 +17,7 @@ pub use crate::map::{FloatMap, load_float_tiff, save_float_tiff_atomic};
 pub use colormap::{Colormap, Scale};
 pub use contour::{contour, contour_points, mask_from_threshold, thick_contour};
 pub use grid::grid;
+pub use number::{human, human32};
 pub use overlay::{OverlayOptions, anomaly_overlay, heat_overlay};
 
 /// Any decoded image (gray, RGB, 16-bit, ...) as 8-bit RGBA, the base of overlays.
