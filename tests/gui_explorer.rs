@@ -350,3 +350,333 @@ fn user_mistakes_do_not_panic() {
         app.shared.errors.len() > errors
     });
 }
+
+/// Whether some widget's label contains `text`.
+fn shows(harness: &Harness<'_, App>, text: &str) -> bool {
+    harness.query_all_by_label_contains(text).next().is_some()
+}
+
+/// A plain folder holding one readable training image.
+fn plain_folder(parent: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let dir = parent.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = std::fs::read_dir(sample_data().join("train/good"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&good, dir.join("a.png")).unwrap();
+    dir
+}
+
+/// Exports, screenshots and runs default to a `vaelens/<name>/` folder beside the open data set,
+/// as absolute paths, and follow the next data set opened; a path the user typed stays.
+#[test]
+fn output_paths_follow_the_open_data_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::path::absolute(dir.path()).unwrap();
+    let first = plain_folder(&root, "first");
+    let second = plain_folder(&root, "second");
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(first),
+        model: Some(tiny_model(dir.path(), 7)),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Data,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the first folder", |app| {
+        app.shared.data.is_some()
+    });
+    let beside = root.join("vaelens/first");
+    {
+        let app = harness.state();
+        assert_eq!(
+            app.anomaly.export_dir,
+            beside.join("exports/overlays").display().to_string()
+        );
+        for path in [
+            &app.anomaly.export_path,
+            &app.traversal.export_path,
+            &app.shared.report_path,
+            &app.shared.screenshot_path,
+            &app.training.run_dir,
+            &app.training.save_path,
+        ] {
+            assert!(path.starts_with(&beside.display().to_string()), "{path}");
+        }
+    }
+    let typed = root.join("mine/grid.png").display().to_string();
+    harness.state_mut().traversal.export_path = typed.clone();
+    harness.state_mut().data.path_text = second.display().to_string();
+    harness.get_by_label("Open").click();
+    pump_until(&mut harness, "the second folder", |app| {
+        app.shared
+            .data
+            .as_ref()
+            .is_some_and(|d| d.category.root == second)
+    });
+    let app = harness.state();
+    assert_eq!(
+        app.training.run_dir,
+        root.join("vaelens/second/run").display().to_string()
+    );
+    assert_eq!(app.traversal.export_path, typed, "a typed path stays");
+}
+
+/// Where no folder dialog can open, Browse says so and puts the cursor in the path field.
+#[test]
+fn browse_without_a_dialog_points_at_the_path_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(plain_folder(dir.path(), "plain")),
+        model: Some(tiny_model(dir.path(), 7)),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Data,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the folder", |app| app.shared.data.is_some());
+    harness.state_mut().data.pick_folder = || None;
+    harness.get_by_label("Browse...").click();
+    pump_until(&mut harness, "the note", |app| {
+        app.data.browse_note.is_some()
+    });
+    harness.get_by_label_contains("No folder dialog could open");
+    harness.step();
+    assert!(harness.get_by_label("Folder:").is_focused());
+}
+
+/// `--screenshot` waits for the panel's state or fails with the reason; it never saves a
+/// half-drawn window.
+#[test]
+fn startup_screenshot_fails_with_a_reason_instead_of_a_half_drawn_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let missing = dir.path().join("missing.safetensors");
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(missing.clone()),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Attention,
+        screenshot: Some(shot.clone()),
+        exit_after_screenshot: true,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the failure", |app| {
+        app.screenshot_failure().is_some()
+    });
+    let why = harness.state().screenshot_failure().unwrap();
+    assert!(
+        why.contains("could not be loaded") && why.contains("missing.safetensors"),
+        "{why}"
+    );
+    assert!(!shot.exists());
+
+    // Scoring takes longer than the time allowed: a failure saying what it waited for.
+    let mut harness = harness_with_timeout(dir.path(), &shot);
+    pump_until(&mut harness, "the timeout", |app| {
+        app.screenshot_failure().is_some()
+    });
+    let why = harness.state().screenshot_failure().unwrap();
+    assert!(why.contains("waited for"), "{why}");
+    assert!(!shot.exists());
+}
+
+fn harness_with_timeout(dir: &std::path::Path, shot: &std::path::Path) -> Harness<'static, App> {
+    harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(tiny_patch_model(dir, 7)),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Anomaly,
+        screenshot: Some(shot.to_path_buf()),
+        exit_after_screenshot: true,
+        screenshot_timeout: Some(Duration::ZERO),
+        ..Default::default()
+    })
+}
+
+/// Pause and Stop show at once; a paused run shows no ETA.
+#[test]
+fn training_shows_paused_and_stopping_at_once() {
+    use vaelens::run::{EncoderChoice, RunOptions, Window};
+    use vaelens::train::TrainConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(tiny_patch_model(dir.path(), 7)),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Training,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the data and model", |app| {
+        app.shared.data.is_some() && app.shared.model.is_some()
+    });
+    {
+        let training = &mut harness.state_mut().training;
+        training.options = RunOptions {
+            image_size: 32,
+            window: Window::WholeImage,
+            encoder: EncoderChoice::Scratch,
+            latent_dim: 4,
+            epochs: Some(50),
+            train: TrainConfig {
+                batch_size: 16,
+                checkpoint_every: 1000,
+                ..TrainConfig::default()
+            },
+            ..RunOptions::default()
+        };
+        training.run_dir = dir.path().join("run").display().to_string();
+    }
+    harness.get_by_label("Start").click();
+    pump_until(&mut harness, "a few steps", |app| app.training.step > 2);
+    harness.get_by_label_contains("ETA");
+    let clicked = Instant::now();
+    harness.get_by_label("Pause").click();
+    pump_until(&mut harness, "the paused status", |app| {
+        app.training.status == Some(vaelens::engine::TrainingStatus::Paused)
+    });
+    assert!(
+        clicked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        clicked.elapsed()
+    );
+    harness.get_by_label("Status: paused");
+    assert!(
+        harness.query_by_label_contains("ETA").is_none(),
+        "no ETA while paused"
+    );
+    harness.get_by_label("Resume").click();
+    pump_until(&mut harness, "running again", |app| {
+        app.training.status == Some(vaelens::engine::TrainingStatus::Running)
+    });
+    let clicked = Instant::now();
+    harness.get_by_label("Stop").click();
+    pump_until(&mut harness, "the stopping status", |app| {
+        app.training.status == Some(vaelens::engine::TrainingStatus::Stopping)
+    });
+    assert!(
+        clicked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        clicked.elapsed()
+    );
+    assert!(shows(&harness, "Status: stopping"));
+    pump_until(&mut harness, "the end of the run", |app| {
+        !app.training.is_active()
+    });
+}
+
+/// A model whose latent collapsed (no active unit after its last epoch).
+fn collapsed_model(dir: &std::path::Path) -> std::path::PathBuf {
+    use vaelens::checkpoint::Checkpoint;
+    use vaelens::train::{EpochSummary, TrainConfig, TrainState};
+    let mut checkpoint = Checkpoint::load_file(&tiny_model(dir, 7)).unwrap();
+    checkpoint.state = Some(TrainState {
+        epochs_done: 1,
+        steps_done: 5,
+        config: TrainConfig::default(),
+        history: vec![EpochSummary {
+            epoch: 1,
+            total: 1.0,
+            recon: 1.0,
+            kl: 0.0,
+            kl_per_dim: vec![0.0; 4],
+            mu_variance: vec![0.0; 4],
+            active_units: 0,
+            seconds: 1.0,
+        }],
+        data_dir: None,
+        param_ids: Vec::new(),
+        optimizer_crc32: None,
+        batches_done: 0,
+    });
+    let path = dir.join("collapsed.safetensors");
+    checkpoint.save_file(&path, false).unwrap();
+    path
+}
+
+/// A collapsed model is flagged in the Attention and Anomaly panels; every heat map has a colour
+/// bar with its scale; numbers read as numbers; controls explain themselves on hover.
+#[test]
+fn collapse_warnings_colour_bars_numbers_and_tooltips() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(GuiOptions {
+        data_dir: Some(sample_data()),
+        model: Some(collapsed_model(dir.path())),
+        backend: BackendChoice::Cpu,
+        tab: Tab::Attention,
+        ..Default::default()
+    });
+    pump_until(&mut harness, "the attention maps", |app| {
+        app.shared.explained.is_some()
+    });
+    harness.get_by_label_contains("Collapsed latent");
+    harness.get_by_label_contains("overall attention colour scale");
+    harness.get_by_label_contains("z0 attention colour scale");
+    let label = {
+        use egui_kittest::kittest::NodeT;
+        let node = harness.get_by_label_contains("z0  KL");
+        node.accesskit_node().label().unwrap_or_default()
+    };
+    assert!(!label.contains("e0") && !label.contains("e-"), "{label}");
+
+    harness.get_by_label("Common scale").hover();
+    for _ in 0..8 {
+        harness.step();
+    }
+    harness.get_by_label_contains("One colour scale for every map");
+
+    click_tab(&mut harness, Tab::Anomaly);
+    pump_until(&mut harness, "the anomaly overlay", |app| {
+        app.anomaly.figures().is_some()
+    });
+    harness.get_by_label_contains("Collapsed latent");
+    assert!(shows(&harness, "score colour scale"));
+    assert!(
+        harness.query_by_label_contains("e0").is_none(),
+        "no 2.5400e0-style numbers"
+    );
+}
+
+/// At the default 1400 x 900 window the Attention toolbar and every gallery row wrap inside the
+/// window instead of running past its right edge.
+#[test]
+fn attention_toolbar_and_gallery_fit_the_default_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path(), 7);
+    let width = 1400.0;
+    let mut harness = Harness::builder()
+        .with_size([width, 900.0])
+        .build_eframe(move |cc| {
+            App::new(
+                cc,
+                GuiOptions {
+                    data_dir: Some(sample_data()),
+                    model: Some(model),
+                    backend: BackendChoice::Cpu,
+                    tab: Tab::Attention,
+                    ..Default::default()
+                },
+            )
+        });
+    pump_until(&mut harness, "the attention maps", |app| {
+        app.shared.explained.is_some()
+    });
+    for label in ["Clear picks", "Tile size", "Common scale", "z3  KL"] {
+        for node in harness.query_all_by_label_contains(label) {
+            let right = node.rect().right();
+            assert!(right <= width, "{label} ends at {right}, past {width}");
+        }
+    }
+    // Bigger tiles still wrap.
+    harness.state_mut().attention.tile = 256.0;
+    harness.step();
+    harness.step();
+    for node in harness.query_all_by_label_contains("  KL") {
+        assert!(
+            node.rect().right() <= width,
+            "a tile ends at {}",
+            node.rect().right()
+        );
+    }
+}

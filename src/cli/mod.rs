@@ -44,12 +44,16 @@ pub struct GuiArgs {
     #[cfg(feature = "gui")]
     #[arg(long, value_enum, default_value_t = vaelens::gui::Tab::Attention)]
     pub tab: vaelens::gui::Tab,
-    /// Save a screenshot of the window to this PNG once the first maps are shown.
+    /// Save a screenshot of the window to this PNG once the panel shows what it is for (maps
+    /// explained, test set scored); fails (non-zero exit) when that cannot happen.
     #[arg(long)]
     pub screenshot: Option<PathBuf>,
     /// Close the window after `--screenshot` is written.
     #[arg(long, requires = "screenshot")]
     pub exit_after_screenshot: bool,
+    /// Seconds the window may take to get ready for `--screenshot` before it gives up.
+    #[arg(long, requires = "screenshot", default_value_t = 600)]
+    pub screenshot_timeout: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -142,6 +146,8 @@ fn open_explorer(gui: GuiArgs) -> anyhow::Result<()> {
         backend: gui.backend,
         screenshot: gui.screenshot,
         exit_after_screenshot: gui.exit_after_screenshot,
+        screenshot_timeout: Some(std::time::Duration::from_secs(gui.screenshot_timeout)),
+        screenshot_outcome: Default::default(),
         tab: gui.tab,
     })
 }

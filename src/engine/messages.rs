@@ -192,6 +192,15 @@ pub struct ModelInfo {
     pub history: Vec<EpochSummary>,
 }
 
+impl ModelInfo {
+    /// Active latent units after the last epoch of training (Burda et al.'s measure); None when
+    /// the model's history does not record them.
+    pub fn active_units(&self) -> Option<usize> {
+        let last = self.history.last()?;
+        (!last.mu_variance.is_empty()).then(|| crate::train::active_units(&last.mu_variance))
+    }
+}
+
 /// Everything the attention and traversal panels show of one image.
 #[derive(Debug, Clone)]
 pub struct Explained {

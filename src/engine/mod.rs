@@ -77,8 +77,10 @@ impl Engine {
                     BackendSource::Choice(choice) => match crate::backend::select(choice) {
                         Ok(backend) => backend,
                         Err(e) => {
-                            let _ = event_tx
-                                .send(Event::Error(format!("{e}; falling back to the CPU")));
+                            // Not an error of anything the window asked: the status bar
+                            // shows the CPU backend, this says why.
+                            let _ =
+                                event_tx.send(Event::Info(format!("{e}; falling back to the CPU")));
                             crate::backend::select(BackendChoice::Cpu)
                                 .expect("the CPU backend always opens")
                         }

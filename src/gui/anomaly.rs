@@ -1,8 +1,9 @@
 //! Anomaly panel: the selected test image's anomaly map (any scored method, picked by id) as a
 //! heat-map overlay, a threshold turning it into a predicted mask drawn live with the
 //! ground-truth contour, per-image figures, and exports; below it, the paper's map and the default
-//! map side by side. Overlays are drawn by `export::overlay_on`, the very code `vaelens export` uses.
-//! The worker reads the test image (once per selection); the panel keeps it for redraws.
+//! map side by side. Overlays are drawn by `export::overlay_on`, the very code `vaelens export` uses,
+//! each with a colour bar of its scale. The worker reads the test image (once per selection); the
+//! panel keeps it for redraws. A collapsed model's latent-based maps are flagged as meaningless.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use eframe::egui;
 use image::RgbaImage;
 
 use super::attention::colormap_combo;
+use super::colorbar::colour_bar;
+use super::output_paths;
 use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, ScoredSet};
@@ -20,7 +23,7 @@ use crate::explain::methods::GradCamMu;
 use crate::explain::{DEFAULT_METHOD, MethodId, PAPER_METHOD, anomaly_method};
 use crate::export::{ExportError, overlay_on};
 use crate::map::FloatMap;
-use crate::render::{Colormap, OverlayOptions, mask_from_threshold};
+use crate::render::{Colormap, OverlayOptions, Scale, human, human32, mask_from_threshold};
 
 #[derive(Clone, PartialEq)]
 struct RenderKey {
@@ -50,11 +53,13 @@ impl ImageFigures {
     }
 }
 
-/// An overlay on screen, its figures, and what it was drawn from.
+/// An overlay on screen, its figures, its colour scale, and what it was drawn from.
 #[derive(Default)]
 struct Overlay {
     texture: Option<egui::TextureHandle>,
     figures: Option<ImageFigures>,
+    /// The heat map's scale: this image's lowest to highest score.
+    scale: Option<Scale>,
     drawn: Option<RenderKey>,
 }
 
@@ -123,8 +128,8 @@ impl Default for AnomalyPanel {
             opacity: 0.5,
             show_truth: true,
             compare: true,
-            export_path: "exports/overlay.png".into(),
-            export_dir: "exports/overlays".into(),
+            export_path: String::new(),
+            export_dir: String::new(),
             overlays: Default::default(),
             image: None,
             requested: None,
@@ -300,11 +305,16 @@ impl AnomalyPanel {
                 continue;
             }
             let figures = self.figures_of(test, method);
+            let scale = test.maps.get(&method).and_then(|m| {
+                FloatMap::from_raw(test.width, test.height, m.scores.clone())
+                    .map(|map| Scale::of(&map))
+            });
             let Some(drawn) = self.overlay_of(test, method) else {
                 return;
             };
             let overlay = &mut self.overlays[slot];
             overlay.figures = figures;
+            overlay.scale = scale;
             overlay.drawn = Some(key);
             match (drawn, &mut overlay.texture) {
                 (Err(e), _) => shared.error(e.to_string()),
@@ -335,16 +345,34 @@ impl AnomalyPanel {
             });
             return;
         };
+        if shared.is_collapsed() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "Collapsed latent: no dimension of this model is active, so the maps built \
+                     from it ({}, {}) are blank and mean nothing; a threshold of 0 marks every \
+                     pixel. Use {} or recon, or train again (Training panel).",
+                    PAPER_METHOD,
+                    GradCamMu::ID,
+                    DEFAULT_METHOD
+                ),
+            );
+        }
         ui.horizontal_wrapped(|ui| {
             ui.label("Map");
             for &id in &set.method_ids {
-                ui.selectable_value(&mut self.method, id, id.as_str());
+                let summary = anomaly_method(id.as_str()).map(|m| m.summary());
+                ui.selectable_value(&mut self.method, id, id.as_str())
+                    .on_hover_text(summary.unwrap_or("a baseline"));
             }
             ui.separator();
             colormap_combo(ui, &mut self.cmap);
-            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
-            ui.checkbox(&mut self.show_truth, "Ground-truth contour");
-            ui.checkbox(&mut self.compare, "Compare paper's map with default");
+            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"))
+                .on_hover_text("How strongly the heat map covers the image");
+            ui.checkbox(&mut self.show_truth, "Ground-truth contour")
+                .on_hover_text("Outline the defect's true extent (magenta), where a mask exists");
+            ui.checkbox(&mut self.compare, "Compare paper's map with default")
+                .on_hover_text("Show the paper's map and the default map side by side below");
         });
         if let (Some(&(lo, hi)), Some(t)) = (
             self.ranges.get(&self.method),
@@ -355,13 +383,20 @@ impl AnomalyPanel {
                 ui.add(
                     egui::Slider::new(t, lo..=hi)
                         .text("Threshold")
-                        .custom_formatter(|v, _| format!("{v:.4e}")),
+                        .custom_formatter(|v, _| human(v)),
+                )
+                .on_hover_text(
+                    "Pixels scoring at or above this are predicted anomalous (white outline); \
+                     shared with the Metrics panel",
                 );
                 if let Some(f1) = set
                     .evaluations
                     .get(&self.method)
                     .and_then(|e| e.overall.f1_threshold)
-                    && ui.button(format!("F1-max threshold ({f1:.4e})")).clicked()
+                    && ui
+                        .button(format!("F1-max threshold ({})", human(f1)))
+                        .on_hover_text("The threshold with the best pixel F1 over the test set")
+                        .clicked()
                 {
                     *t = f1 as f32;
                 }
@@ -397,13 +432,22 @@ impl AnomalyPanel {
                 if let Some(tex) = &self.overlays[0].texture {
                     textures::show(ui, tex, side);
                 }
+                if let Some(scale) = self.overlays[0].scale {
+                    colour_bar(
+                        ui,
+                        self.cmap,
+                        scale,
+                        side,
+                        &format!("{} score", self.method),
+                    );
+                }
             });
             ui.vertical(|ui| {
                 ui.strong("This image");
                 ui.label(format!("{} / {}", test.defect, test.stem()));
                 ui.label(format!("{} x {} px", test.width, test.height));
                 if let Some(f) = self.figures() {
-                    ui.label(format!("image score: {:.4e}", f.image_score));
+                    ui.label(format!("image score: {}", human(f.image_score)));
                     ui.label(format!("predicted pixels: {}", f.predicted_pixels));
                     if test.mask.is_some() {
                         ui.label(format!("ground-truth pixels: {}", f.truth_pixels));
@@ -421,7 +465,7 @@ impl AnomalyPanel {
                 ui.label("Image scores per method:");
                 for id in &set.method_ids {
                     if let Some(scores) = test.maps.get(id) {
-                        ui.label(format!("  {id}: {:.4e}", scores.image_score));
+                        ui.label(format!("  {id}: {}", human(scores.image_score)));
                     }
                 }
                 ui.separator();
@@ -430,18 +474,28 @@ impl AnomalyPanel {
                     ui,
                     "Overlay file",
                     egui::TextEdit::singleline(&mut self.export_path).desired_width(220.0),
-                );
-                if ui.button("Save this overlay (PNG)").clicked() {
-                    let path = PathBuf::from(self.export_path.trim());
+                )
+                .on_hover_text("Where this image's overlay goes (you are asked before replacing)");
+                if ui
+                    .button("Save this overlay (PNG)")
+                    .on_hover_text("The overlay as shown, at the image's own size")
+                    .clicked()
+                {
+                    let path = output_paths::typed_path(&self.export_path);
                     shared.actions.push(Action::Write(Write::Overlay(path)));
                 }
                 textures::labelled(
                     ui,
                     "Overlay folder",
                     egui::TextEdit::singleline(&mut self.export_dir).desired_width(220.0),
-                );
-                if ui.button("Export all test overlays").clicked() {
-                    let dir = PathBuf::from(self.export_dir.trim());
+                )
+                .on_hover_text("Overlays go to FOLDER/<defect>/<stem>.png, as `vaelens export`");
+                if ui
+                    .button("Export all test overlays")
+                    .on_hover_text("Every test image's overlay of this map at this threshold")
+                    .clicked()
+                {
+                    let dir = output_paths::typed_path(&self.export_dir);
                     shared.actions.push(Action::Write(Write::AllOverlays(dir)));
                 }
                 if let Some((done, total)) = shared.export {
@@ -473,6 +527,9 @@ impl AnomalyPanel {
                     if let Some(tex) = &overlay.texture {
                         textures::show(ui, tex, side);
                     }
+                    if let Some(scale) = overlay.scale {
+                        colour_bar(ui, self.cmap, scale, side, &format!("{method} score"));
+                    }
                     if let Some(f) = &overlay.figures {
                         let hits = match test.mask {
                             Some(_) => format!("IoU {:.3}", f.iou()),
@@ -480,9 +537,9 @@ impl AnomalyPanel {
                         };
                         let threshold = self.thresholds.get(&method).copied();
                         ui.label(format!(
-                            "score {:.3e}, threshold {:.3e}, {hits}",
-                            f.image_score,
-                            threshold.unwrap_or(f32::NAN)
+                            "score {}, threshold {}, {hits}",
+                            human(f.image_score),
+                            threshold.map_or("-".into(), human32)
                         ));
                     }
                 });

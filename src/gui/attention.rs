@@ -1,19 +1,23 @@
 //! Attention panel: the D per-dimension maps of the selected image over the image (sortable by
 //! KL, by |d_i| or by index), click to pick dimensions, the overall map of the picked ones, the
 //! encoder stage, the CAM rule (every registered one), colormap, opacity and an optional common
-//! scale.
+//! scale. Each map has a colour bar with its scale; a collapsed model's blank maps are flagged.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use eframe::egui;
 
+use super::colorbar::colour_bar;
 use super::shared::Shared;
 use super::textures;
 use crate::engine::Explained;
 use crate::explain::cam::cam_methods;
-use crate::render::{Colormap, Scale, heat_overlay};
+use crate::render::{Colormap, Scale, heat_overlay, human32};
 use crate::tiling::Tiling;
+
+/// Frame stroke and margin around a gallery tile, in points.
+const TILE_BORDER: f32 = 3.0 + 2.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortBy {
@@ -39,7 +43,10 @@ pub struct AttentionPanel {
     pub picked: BTreeSet<usize>,
     pub tile: f32,
     tiles: Vec<egui::TextureHandle>,
+    /// The colour scale of each tile (its own, or the common one).
+    scales: Vec<Scale>,
     overall: Option<egui::TextureHandle>,
+    overall_scale: Scale,
     original: Option<egui::TextureHandle>,
     /// The model's input, under the heat maps.
     base: Option<egui::TextureHandle>,
@@ -56,7 +63,9 @@ impl Default for AttentionPanel {
             picked: BTreeSet::new(),
             tile: 112.0,
             tiles: Vec::new(),
+            scales: Vec::new(),
             overall: None,
+            overall_scale: Scale { lo: 0.0, hi: 0.0 },
             original: None,
             base: None,
             rendered: None,
@@ -100,6 +109,7 @@ impl AttentionPanel {
         let same_image = self.rendered.as_ref().is_some_and(|r| {
             r.explained == key.explained && r.common_scale == key.common_scale && r.cmap == key.cmap
         });
+        self.scales = maps.per_dim.iter().map(scale_of).collect();
         if !same_image {
             for (i, map) in maps.per_dim.iter().enumerate() {
                 let img = heat_overlay(base, map, self.cmap, scale_of(map), 1.0);
@@ -130,13 +140,23 @@ impl AttentionPanel {
         } else {
             maps.overall_of(&picked)
         };
-        let img = heat_overlay(base, &overall, self.cmap, Scale::of(&overall), 1.0);
+        self.overall_scale = Scale::of(&overall);
+        let img = heat_overlay(base, &overall, self.cmap, self.overall_scale, 1.0);
         self.overall = Some(textures::texture(ctx, "attention:overall", &img));
         self.rendered = Some(key);
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         self.controls(ui, shared);
+        if shared.is_collapsed() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Collapsed latent: no dimension of this model is active (its mean varies by less \
+                 than 0.01 over the training images), so these attention maps are blank and \
+                 explain nothing. Train again with a smaller beta or a longer KL warm-up \
+                 (Training panel).",
+            );
+        }
         ui.separator();
         let Some(explained) = shared.explained.clone() else {
             ui.label(if shared.model.is_none() {
@@ -153,73 +173,24 @@ impl AttentionPanel {
         egui::Panel::left("attention-image")
             .resizable(false)
             .exact_size(272.0)
-            .show(ui, |ui| {
-                ui.strong("Image");
-                let tiling = shared.model.as_ref().and_then(|m| m.tiling);
-                if let Some(t) = tiling {
-                    ui.label(format!(
-                        "Patch VAE: maps explain the outlined {} px window. Click the image to \
-                         explain another.",
-                        t.window
-                    ));
-                }
-                if let Some(t) = &self.original {
-                    let shown = textures::show(ui, t, 256.0);
-                    if let (Some(tiling), Some(at)) = (tiling, explained.window) {
-                        pick_window(ui, &shown, tiling, at, shared);
-                    }
-                }
-                ui.strong(if self.picked.is_empty() {
-                    "Overall map (all dimensions)".to_string()
-                } else {
-                    format!("Overall map of {} picked", self.picked.len())
-                });
-                if let Some(t) = &self.overall {
-                    self.blended(ui, t, 256.0);
-                }
-                ui.small(explained.path.display().to_string());
-                ui.small("Click maps to pick dimensions.");
-            });
+            .show(ui, |ui| self.image_column(ui, shared, &explained));
         let mut toggle = None;
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("gallery")
                 .show(ui, |ui| {
-                    // Rows of as many tiles as fit the width.
-                    let cell = self.tile + 16.0;
-                    let cols = ((ui.available_width() / cell).floor() as usize).max(1);
+                    // Rows of as many tiles as fit the width; every cell is as wide as its
+                    // tile, so a row never runs past the right edge.
+                    let cell = self.tile + 2.0 * TILE_BORDER;
+                    let gap = ui.spacing().item_spacing.x;
+                    let cols =
+                        (((ui.available_width() + gap) / (cell + gap)).floor() as usize).max(1);
                     for row in order.chunks(cols) {
                         ui.horizontal_top(|ui| {
                             for &i in row {
-                                let Some(tex) = self.tiles.get(i) else {
-                                    continue;
-                                };
-                                let picked = self.picked.contains(&i);
-                                ui.vertical(|ui| {
-                                    let frame = egui::Frame::NONE
-                                        .stroke(if picked {
-                                            egui::Stroke::new(
-                                                3.0,
-                                                egui::Color32::from_rgb(255, 200, 0),
-                                            )
-                                        } else {
-                                            egui::Stroke::new(1.0, egui::Color32::from_gray(60))
-                                        })
-                                        .inner_margin(2.0);
-                                    let response =
-                                        frame.show(ui, |ui| self.blended(ui, tex, self.tile)).inner;
-                                    let label = ui.selectable_label(
-                                        picked,
-                                        format!(
-                                            "z{i}  KL {:.2}  |d| {:.2}",
-                                            explained.kl[i],
-                                            explained.difference[i].abs()
-                                        ),
-                                    );
-                                    if response.clicked() || label.clicked() {
-                                        toggle = Some(i);
-                                    }
-                                });
+                                if self.tile_ui(ui, &explained, i, cell) {
+                                    toggle = Some(i);
+                                }
                             }
                         });
                     }
@@ -230,6 +201,79 @@ impl AttentionPanel {
         {
             self.picked.insert(i);
         }
+    }
+
+    /// The image (with the explained window of a patch model) and the overall map.
+    fn image_column(&mut self, ui: &mut egui::Ui, shared: &mut Shared, explained: &Explained) {
+        ui.strong("Image");
+        let tiling = shared.model.as_ref().and_then(|m| m.tiling);
+        if let Some(t) = tiling {
+            ui.label(format!(
+                "Patch VAE: maps explain the outlined {} px window. Click the image to explain \
+                 another.",
+                t.window
+            ));
+        }
+        if let Some(t) = &self.original {
+            let shown = textures::show(ui, t, 256.0);
+            if let (Some(tiling), Some(at)) = (tiling, explained.window) {
+                pick_window(ui, &shown, tiling, at, shared);
+            }
+        }
+        ui.strong(if self.picked.is_empty() {
+            "Overall map (all dimensions)".to_string()
+        } else {
+            format!("Overall map of {} picked", self.picked.len())
+        });
+        if let Some(t) = &self.overall {
+            self.blended(ui, t, 256.0);
+            colour_bar(
+                ui,
+                self.cmap,
+                self.overall_scale,
+                256.0,
+                "overall attention",
+            );
+        }
+        ui.small(explained.path.display().to_string());
+        ui.small("Click maps to pick dimensions.");
+    }
+
+    /// One gallery tile: the map, its colour bar and its figures; true when clicked.
+    fn tile_ui(&self, ui: &mut egui::Ui, explained: &Explained, i: usize, cell: f32) -> bool {
+        let Some(tex) = self.tiles.get(i) else {
+            return false;
+        };
+        let picked = self.picked.contains(&i);
+        ui.vertical(|ui| {
+            ui.set_width(cell);
+            let frame = egui::Frame::NONE
+                .stroke(if picked {
+                    egui::Stroke::new(3.0, egui::Color32::from_rgb(255, 200, 0))
+                } else {
+                    egui::Stroke::new(1.0, egui::Color32::from_gray(60))
+                })
+                .inner_margin(2.0);
+            let response = frame.show(ui, |ui| self.blended(ui, tex, self.tile)).inner;
+            if let Some(&scale) = self.scales.get(i) {
+                colour_bar(ui, self.cmap, scale, cell, &format!("z{i} attention"));
+            }
+            let label = ui
+                .selectable_label(
+                    picked,
+                    format!(
+                        "z{i}  KL {}\n|d| {}",
+                        human32(explained.kl[i]),
+                        human32(explained.difference[i].abs())
+                    ),
+                )
+                .on_hover_text(
+                    "KL: this image's KL divergence in dimension i (nats); |d|: its normal \
+                     difference from the training images. Click to pick.",
+                );
+            response.clicked() || label.clicked()
+        })
+        .inner
     }
 
     /// The heat map `heat` over the model's input at the panel's opacity. The blend happens on
@@ -250,17 +294,24 @@ impl AttentionPanel {
     fn controls(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.horizontal_wrapped(|ui| {
             ui.label("Sort by");
-            ui.selectable_value(&mut self.sort, SortBy::Kl, "KL");
+            ui.selectable_value(&mut self.sort, SortBy::Kl, "KL")
+                .on_hover_text("Most informative dimensions first: this image's KL divergence");
             ui.selectable_value(
                 &mut self.sort,
                 SortBy::Difference,
                 "|d| (normal difference)",
+            )
+            .on_hover_text(
+                "Dimensions where this image differs most from the training images first \
+                 (docs/method.md §3)",
             );
-            ui.selectable_value(&mut self.sort, SortBy::Index, "index");
+            ui.selectable_value(&mut self.sort, SortBy::Index, "index")
+                .on_hover_text("Dimensions in order z0, z1, ...");
             ui.separator();
             if let Some(model) = &shared.model {
                 let stages = model.config.stage_count();
-                egui::ComboBox::from_label("Encoder stage")
+                let name = ui.label("Encoder stage");
+                egui::ComboBox::from_id_salt("encoder-stage")
                     .selected_text(format!("{}", shared.stage))
                     .show_ui(ui, |ui| {
                         for s in 0..stages {
@@ -280,20 +331,44 @@ impl AttentionPanel {
                                 ),
                             );
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(name.id)
+                    .on_hover_text(
+                        "The encoder stage whose features the maps are computed at: earlier \
+                         stages are finer, later ones coarser and more abstract",
+                    );
             }
-            egui::ComboBox::from_label("CAM rule")
+            let name = ui.label("CAM rule");
+            egui::ComboBox::from_id_salt("cam-rule")
                 .selected_text(shared.cam)
                 .show_ui(ui, |ui| {
                     for cam in cam_methods() {
                         ui.selectable_value(&mut shared.cam, cam.id(), cam.id());
                     }
-                });
+                })
+                .response
+                .labelled_by(name.id)
+                .on_hover_text(
+                    "How gradients become a map: gradcam (the paper's), layercam or gradcampp",
+                );
+        });
+        ui.horizontal_wrapped(|ui| {
             colormap_combo(ui, &mut self.cmap);
-            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"));
-            ui.checkbox(&mut self.common_scale, "Common scale");
-            ui.add(egui::Slider::new(&mut self.tile, 64.0..=256.0).text("Tile size"));
-            if ui.button("Clear picks").clicked() {
+            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("Opacity"))
+                .on_hover_text("How strongly the maps cover the image");
+            ui.checkbox(&mut self.common_scale, "Common scale")
+                .on_hover_text(
+                    "One colour scale for every map, so their strengths compare; off: each map \
+                     spans its own lowest to highest value (see its colour bar)",
+                );
+            ui.add(egui::Slider::new(&mut self.tile, 64.0..=256.0).text("Tile size"))
+                .on_hover_text("Side of each map in the gallery");
+            if ui
+                .button("Clear picks")
+                .on_hover_text("Unpick every dimension: the overall map averages them all")
+                .clicked()
+            {
                 self.picked.clear();
             }
         });
@@ -301,13 +376,17 @@ impl AttentionPanel {
 }
 
 pub fn colormap_combo(ui: &mut egui::Ui, cmap: &mut Colormap) {
-    egui::ComboBox::from_label("Colormap")
+    let name = ui.label("Colormap");
+    egui::ComboBox::from_id_salt(("colormap", name.id))
         .selected_text(cmap.name())
         .show_ui(ui, |ui| {
             for c in Colormap::ALL {
                 ui.selectable_value(cmap, c, c.name());
             }
-        });
+        })
+        .response
+        .labelled_by(name.id)
+        .on_hover_text("Colours of the heat maps; their colour bars give the scale");
 }
 
 /// Outlines the explained window on the shown image and, on a click, asks for the window whose

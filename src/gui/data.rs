@@ -1,8 +1,10 @@
 //! Data panel: open a folder (dialog, drag-and-drop or a typed path), see its splits and defect
-//! types with counts and thumbnails, its notes, and every load error.
+//! types with counts and thumbnails, its notes, and every load error. Where no file dialog can
+//! open (no xdg-desktop-portal or zenity), the panel says so and puts the cursor in the path field.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui;
@@ -11,14 +13,31 @@ use image::RgbaImage;
 use super::shared::Shared;
 use super::textures;
 
+/// Answers faster than this come from a dialog that never showed: no person cancels that fast.
+const NO_DIALOG: Duration = Duration::from_millis(700);
+
+/// Asks the user for a folder (blocking its thread); None when cancelled or when no dialog
+/// could open.
+pub type FolderPicker = fn() -> Option<PathBuf>;
+
+fn system_dialog() -> Option<PathBuf> {
+    rfd::FileDialog::new().pick_folder()
+}
+
 pub struct DataPanel {
     pub path_text: String,
     pub thumbnails: HashMap<PathBuf, egui::TextureHandle>,
     /// Categories of an MVTec root, when the opened folder is one.
     pub categories: Vec<PathBuf>,
+    /// The folder dialog behind Browse (the system's; tests put another).
+    pub pick_folder: FolderPicker,
+    /// What the last Browse came to, when it picked nothing.
+    pub browse_note: Option<String>,
     picked_tx: Sender<Option<PathBuf>>,
     picked_rx: Receiver<Option<PathBuf>>,
-    dialog_open: bool,
+    /// When the dialog was opened, while it is open.
+    dialog_since: Option<Instant>,
+    focus_path: bool,
 }
 
 impl Default for DataPanel {
@@ -28,9 +47,12 @@ impl Default for DataPanel {
             path_text: String::new(),
             thumbnails: HashMap::new(),
             categories: Vec::new(),
+            pick_folder: system_dialog,
+            browse_note: None,
             picked_tx,
             picked_rx,
-            dialog_open: false,
+            dialog_since: None,
+            focus_path: false,
         }
     }
 }
@@ -43,13 +65,34 @@ impl DataPanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
-        if let Ok(picked) = self.picked_rx.try_recv() {
-            self.dialog_open = false;
-            if let Some(dir) = picked {
+    /// The dialog's answer: a folder to open, or a note on why nothing was picked.
+    fn on_picked(&mut self, picked: Option<PathBuf>, shared: &mut Shared) {
+        let waited = self.dialog_since.take().map(|t| t.elapsed());
+        match picked {
+            Some(dir) => {
+                self.browse_note = None;
                 self.path_text = dir.display().to_string();
                 shared.open_data(&dir);
             }
+            None => {
+                self.focus_path = true;
+                self.browse_note = Some(if waited.is_some_and(|w| w < NO_DIALOG) {
+                    "No folder dialog could open on this system (it needs xdg-desktop-portal \
+                     or zenity). Type the folder's path in the Folder field and press Open, or \
+                     drop the folder onto the window."
+                        .into()
+                } else {
+                    "No folder picked. You can also type its path in the Folder field and press \
+                     Open."
+                        .into()
+                });
+            }
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
+        if let Ok(picked) = self.picked_rx.try_recv() {
+            self.on_picked(picked, shared);
         }
         ui.heading("Data set");
         ui.horizontal(|ui| {
@@ -59,24 +102,41 @@ impl DataPanel {
                 egui::TextEdit::singleline(&mut self.path_text)
                     .hint_text("path to an MVTec category or a folder of images")
                     .desired_width(420.0),
+            )
+            .on_hover_text(
+                "An MVTec AD category (train/, test/, ground_truth/) or any folder of images",
             );
+            if std::mem::take(&mut self.focus_path) {
+                edit.request_focus();
+            }
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            if ui.button("Open").clicked() || enter {
+            if ui
+                .button("Open")
+                .on_hover_text("Open the folder typed on the left")
+                .clicked()
+                || enter
+            {
                 let dir = PathBuf::from(self.path_text.trim());
                 shared.open_data(&dir);
             }
-            if ui
-                .add_enabled(!self.dialog_open, egui::Button::new("Browse..."))
-                .clicked()
-            {
-                self.dialog_open = true;
-                let tx = self.picked_tx.clone();
-                // The dialog blocks its thread; where no portal exists it returns None.
+            let browse = ui
+                .add_enabled(self.dialog_since.is_none(), egui::Button::new("Browse..."))
+                .on_hover_text("Pick the folder in the system's file dialog");
+            if browse.clicked() {
+                self.dialog_since = Some(Instant::now());
+                self.browse_note = None;
+                let (tx, pick) = (self.picked_tx.clone(), self.pick_folder);
+                let repaint = ui.ctx().clone();
+                // The dialog blocks its thread; where no dialog can open it returns None at once.
                 std::thread::spawn(move || {
-                    let _ = tx.send(rfd::FileDialog::new().pick_folder());
+                    let _ = tx.send(pick());
+                    repaint.request_repaint();
                 });
             }
         });
+        if let Some(note) = &self.browse_note {
+            ui.colored_label(ui.visuals().warn_fg_color, note);
+        }
         ui.small("...or drop a folder (or a .safetensors checkpoint) onto the window.");
         if !self.categories.is_empty() {
             ui.separator();

@@ -2,14 +2,14 @@
 //! anomaly panel's threshold marked (one threshold, shared), F1-max's threshold as a one-click
 //! suggestion, and the report export.
 
-use std::path::PathBuf;
-
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
 
 use super::anomaly::AnomalyPanel;
+use super::output_paths;
 use super::shared::{Action, Shared, Write};
 use crate::metrics::{CurvePoint, Figures};
+use crate::render::{human, human32};
 
 pub struct MetricsPanel;
 
@@ -29,7 +29,7 @@ pub fn point_at(curve: &[CurvePoint], threshold: f32) -> Option<CurvePoint> {
 }
 
 fn cell(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+    v.map_or_else(|| "-".into(), human)
 }
 
 fn row(ui: &mut egui::Ui, name: &str, f: &Figures) {
@@ -38,7 +38,7 @@ fn row(ui: &mut egui::Ui, name: &str, f: &Figures) {
     ui.label(cell(f.au_pro));
     ui.label(cell(f.image_auroc));
     ui.label(cell(f.f1_max));
-    ui.label(f.f1_threshold.map_or("-".into(), |t| format!("{t:.4e}")));
+    ui.label(f.f1_threshold.map_or("-".into(), human));
     ui.label(f.n_images.to_string());
     ui.end_row();
 }
@@ -57,7 +57,9 @@ impl MetricsPanel {
         ui.horizontal_wrapped(|ui| {
             ui.label("Method");
             for &id in &set.method_ids {
-                ui.selectable_value(&mut anomaly.method, id, id.as_str());
+                let summary = crate::explain::anomaly_method(id.as_str()).map(|m| m.summary());
+                ui.selectable_value(&mut anomaly.method, id, id.as_str())
+                    .on_hover_text(summary.unwrap_or("a baseline"));
             }
             ui.separator();
             ui.label(format!("encoder stage {}", set.stage));
@@ -91,12 +93,14 @@ impl MetricsPanel {
         ui.horizontal(|ui| {
             if let Some(t) = threshold {
                 ui.label(format!(
-                    "Current threshold: {t:.4e} (shared with the Anomaly panel)"
+                    "Current threshold: {} (shared with the Anomaly panel)",
+                    human32(t)
                 ));
             }
             if let Some(f1) = evaluation.overall.f1_threshold
                 && ui
-                    .button(format!("Use F1-max threshold ({f1:.4e})"))
+                    .button(format!("Use F1-max threshold ({})", human(f1)))
+                    .on_hover_text("The threshold with the best pixel F1 over the test set")
                     .clicked()
             {
                 anomaly.set_threshold(f1 as f32);
@@ -106,9 +110,14 @@ impl MetricsPanel {
                 ui,
                 "Report file",
                 egui::TextEdit::singleline(&mut shared.report_path).desired_width(220.0),
-            );
-            if ui.button("Write report (JSON + CSV curves)").clicked() {
-                let path = PathBuf::from(shared.report_path.trim());
+            )
+            .on_hover_text("The JSON report; the ROC and PRO curves go beside it as CSV");
+            if ui
+                .button("Write report (JSON + CSV curves)")
+                .on_hover_text("The same report as `vaelens eval --report`")
+                .clicked()
+            {
+                let path = output_paths::typed_path(&shared.report_path);
                 shared.actions.push(Action::Write(Write::Report(path)));
             }
         });
@@ -150,10 +159,10 @@ impl MetricsPanel {
                         });
                     if let Some(p) = marker {
                         ui.small(format!(
-                            "at the threshold: FPR {:.4}, {} {:.4}",
-                            p.fpr,
+                            "at the threshold: FPR {}, {} {}",
+                            human(p.fpr),
                             if limit.is_some() { "PRO" } else { "TPR" },
-                            p.y
+                            human(p.y)
                         ));
                     }
                 });

@@ -4,16 +4,20 @@
 
 mod anomaly;
 mod attention;
+mod colorbar;
 mod data;
 mod metrics;
+mod output_paths;
 mod shared;
+mod startup_screenshot;
 mod textures;
 mod training;
 mod traversal;
+mod window_error;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use eframe::egui;
@@ -22,7 +26,9 @@ pub use anomaly::AnomalyPanel;
 pub use attention::{AttentionPanel, SortBy};
 pub use data::DataPanel;
 pub use metrics::MetricsPanel;
+pub use output_paths::OutputPaths;
 pub use shared::{Action, Shared};
+pub use startup_screenshot::{DEFAULT_SCREENSHOT_TIMEOUT, Readiness, ScreenshotOutcome};
 pub use training::TrainingPanel;
 pub use traversal::TraversalPanel;
 
@@ -37,10 +43,14 @@ pub struct GuiOptions {
     /// Checkpoint to load; `None`: the bundled model when it is found.
     pub model: Option<PathBuf>,
     pub backend: BackendChoice,
-    /// Save a screenshot of the window here once the first maps are shown.
+    /// Save a screenshot of the window here once the panel shows what it is for.
     pub screenshot: Option<PathBuf>,
     /// Close the window after that screenshot.
     pub exit_after_screenshot: bool,
+    /// How long the window may take to get ready for the screenshot (None: the default).
+    pub screenshot_timeout: Option<Duration>,
+    /// Where a failed start-up screenshot is reported, for the command line's exit status.
+    pub screenshot_outcome: ScreenshotOutcome,
     /// Panel to show first.
     pub tab: Tab,
 }
@@ -101,6 +111,7 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
                 queue: setup.queue,
             });
     }
+    let outcome = options.screenshot_outcome.clone();
     eframe::run_native(
         "vaelens",
         native,
@@ -112,7 +123,11 @@ pub fn run_gui(options: GuiOptions) -> anyhow::Result<()> {
             )))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("the window could not run: {e}"))
+    .map_err(|e| anyhow::anyhow!(window_error::explain(&e)))?;
+    match outcome.failure() {
+        Some(why) => anyhow::bail!(why),
+        None => Ok(()),
+    }
 }
 
 use eframe::egui_wgpu;
@@ -130,14 +145,15 @@ pub struct App {
     pub metrics: MetricsPanel,
     screenshot_tx: Sender<Arc<egui::ColorImage>>,
     screenshot_rx: Receiver<Arc<egui::ColorImage>>,
-    /// Path of the screenshot requested at start-up, and whether to close afterwards.
-    startup_screenshot: Option<(PathBuf, bool)>,
-    ready_since: Option<Instant>,
+    /// The screenshot asked for on the command line.
+    startup_screenshot: Option<startup_screenshot::StartupScreenshot>,
+    /// The data folder and model asked for at start, and what came of them.
+    startup: startup_screenshot::StartupLoads,
+    /// A screenshot asked of the window, to be written here when its image arrives.
     pending_screenshot: Option<PathBuf>,
-    /// Close the window once the worker has answered the write of this file.
-    close_after_write: Option<PathBuf>,
+    /// Default output paths, beside the open data set.
+    outputs: OutputPaths,
     started: bool,
-    created: Instant,
     options: GuiOptions,
 }
 
@@ -157,7 +173,15 @@ impl App {
         let engine = Engine::start(source, Some(Arc::new(move || ctx.request_repaint())));
         let shared = Shared::new(engine.commands.clone());
         let (screenshot_tx, screenshot_rx) = unbounded();
-        Self {
+        let startup_screenshot = options.screenshot.clone().map(|path| {
+            startup_screenshot::StartupScreenshot::new(
+                output_paths::typed_path(&path.display().to_string()),
+                options.exit_after_screenshot,
+                options.screenshot_timeout,
+                options.screenshot_outcome.clone(),
+            )
+        });
+        let mut app = Self {
             engine,
             shared,
             tab: options.tab,
@@ -169,16 +193,48 @@ impl App {
             metrics: MetricsPanel,
             screenshot_tx,
             screenshot_rx,
-            startup_screenshot: options
-                .screenshot
-                .clone()
-                .map(|p| (p, options.exit_after_screenshot)),
-            ready_since: None,
+            startup_screenshot,
+            startup: Default::default(),
             pending_screenshot: None,
-            close_after_write: None,
+            outputs: OutputPaths::without_data(),
             started: false,
-            created: Instant::now(),
             options,
+        };
+        app.follow_output_defaults(OutputPaths::without_data(), true);
+        app
+    }
+
+    /// Moves every output path still at its old default to the new data set's default.
+    fn follow_output_defaults(&mut self, new: OutputPaths, first: bool) {
+        use output_paths::follow_default;
+        let old = std::mem::replace(&mut self.outputs, new);
+        let new = &self.outputs;
+        let fields: [(&mut String, PathBuf, PathBuf); 7] = [
+            (
+                &mut self.shared.screenshot_path,
+                old.screenshot(),
+                new.screenshot(),
+            ),
+            (&mut self.shared.report_path, old.report(), new.report()),
+            (&mut self.anomaly.export_path, old.overlay(), new.overlay()),
+            (&mut self.anomaly.export_dir, old.overlays(), new.overlays()),
+            (
+                &mut self.traversal.export_path,
+                old.traversal_grid(),
+                new.traversal_grid(),
+            ),
+            (&mut self.training.run_dir, old.run_dir(), new.run_dir()),
+            (
+                &mut self.training.save_path,
+                old.checkpoint(),
+                new.checkpoint(),
+            ),
+        ];
+        for (field, old, new) in fields {
+            if first {
+                field.clear();
+            }
+            follow_default(field, &old, &new);
         }
     }
 
@@ -195,7 +251,10 @@ impl App {
             .clone()
             .or_else(|| bundled("sample_data/brick"));
         match data {
-            Some(dir) => self.shared.open_data(&dir),
+            Some(dir) => {
+                self.shared.open_data(&dir);
+                self.startup.data = startup_screenshot::Load::Pending(dir);
+            }
             None => self.shared.info("open a data folder to begin (Data panel)"),
         }
         let model = self
@@ -204,7 +263,10 @@ impl App {
             .clone()
             .or_else(|| bundled("assets/brick.safetensors"));
         match model {
-            Some(path) => self.send(Command::LoadModel(path)),
+            Some(path) => {
+                self.send(Command::LoadModel(path.clone()));
+                self.startup.model = startup_screenshot::Load::Pending(path);
+            }
             None => self
                 .shared
                 .info("no model: train one in the Training panel, or load a checkpoint"),
@@ -221,16 +283,24 @@ impl App {
                 self.shared.backend_is_gpu = is_gpu;
             }
             Event::Data(summary) => {
+                let category = &summary.category;
+                let outputs = OutputPaths::for_data(&category.root, &category.name);
+                self.follow_output_defaults(outputs, false);
                 self.shared.set_data(summary);
                 self.data.thumbnails.clear();
                 self.data.categories.clear();
+                self.startup.data.settle();
             }
-            Event::Categories(list) => self.data.categories = list,
+            Event::Categories(list) => {
+                self.data.categories = list;
+                self.startup.data.settle();
+            }
             Event::Thumbnails(list) => self.data.set_thumbnails(ctx, list),
             Event::Image { path, image } => self.anomaly.on_image(ctx, path, image),
             Event::Model(info) => {
                 self.training.on_model(&info);
                 self.shared.set_model(info);
+                self.startup.model.settle();
             }
             Event::Explained(explained) => self.shared.set_explained(explained),
             Event::Decoded { seq, image } => self.traversal.on_decoded(ctx, seq, image),
@@ -254,22 +324,14 @@ impl App {
             }
             Event::ExportProgress { done, total } => self.shared.export = Some((done, total)),
             Event::Written { what, paths } => {
-                if self
-                    .close_after_write
-                    .as_ref()
-                    .is_some_and(|p| paths.contains(p))
-                {
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                }
+                self.screenshot_written(ctx, &paths);
                 self.shared.export = None;
                 self.shared.last_written = paths;
                 self.shared.info(format!("wrote {what}"));
             }
             Event::Error(e) => {
-                // A failed start-up screenshot still ends a run that asked to close after it.
-                if self.close_after_write.is_some() {
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                }
+                self.startup.on_error(&e);
+                self.screenshot_write_failed(ctx, &e);
                 self.shared.export = None;
                 self.shared.error(e);
             }
@@ -342,54 +404,16 @@ impl App {
         let Some(path) = self.pending_screenshot.take() else {
             return;
         };
-        let closes = self
-            .startup_screenshot
-            .as_ref()
-            .is_some_and(|(p, exit)| *p == path && *exit);
         let [w, h] = image.size;
         let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
         match image::RgbaImage::from_raw(w as u32, h as u32, bytes) {
-            Some(rgba) => {
-                if closes {
-                    self.close_after_write = Some(path.clone());
-                }
-                self.write_png(rgba, path, "screenshot");
-            }
+            Some(rgba) => self.write_png(rgba, path, "screenshot"),
             None => {
-                let problem = "the screenshot has the wrong size";
-                self.shared.error(format!("{}: {problem}", path.display()));
-                if closes {
-                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-                }
+                let problem = format!("{}: the screenshot has the wrong size", path.display());
+                self.screenshot_write_failed(ctx, &problem);
+                self.shared.error(problem);
             }
         }
-    }
-
-    /// Takes the start-up screenshot once the first maps are on screen.
-    fn startup_screenshot_due(&mut self) -> Option<PathBuf> {
-        let (path, _) = self.startup_screenshot.as_ref()?;
-        if self.pending_screenshot.is_some() {
-            return None;
-        }
-        // Maps on screen, or (no model, nothing to wait for) a while after start.
-        let waited = self.created.elapsed()
-            > Duration::from_secs(if self.shared.model.is_some() { 120 } else { 8 });
-        // The Anomaly and Metrics tabs show the scored test set: wait for it, not only its start.
-        let needs_scores =
-            matches!(self.tab, Tab::Anomaly | Tab::Metrics) && self.shared.data.is_some();
-        let scored = !needs_scores || self.shared.scored.is_some();
-        let ready = (self.shared.is_ready() && self.shared.scoring.is_none() && scored) || waited;
-        match (ready, self.ready_since) {
-            (true, None) => self.ready_since = Some(Instant::now()),
-            (true, Some(since)) if since.elapsed() > Duration::from_millis(800) => {
-                let path = path.clone();
-                self.ready_since = Some(Instant::now() + Duration::from_secs(3600));
-                return Some(path);
-            }
-            (false, _) => self.ready_since = None,
-            _ => {}
-        }
-        None
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -404,9 +428,14 @@ impl App {
                 ui,
                 "Screenshot to",
                 egui::TextEdit::singleline(&mut self.shared.screenshot_path).desired_width(200.0),
-            );
-            if ui.button("Save screenshot").clicked() {
-                let path = PathBuf::from(self.shared.screenshot_path.trim());
+            )
+            .on_hover_text("Where the window's screenshot goes (you are asked before replacing)");
+            if ui
+                .button("Save screenshot")
+                .on_hover_text("A PNG of the whole window as it is now")
+                .clicked()
+            {
+                let path = output_paths::typed_path(&self.shared.screenshot_path);
                 self.shared
                     .actions
                     .push(Action::Write(shared::Write::Screenshot(path)));
@@ -563,15 +592,18 @@ impl eframe::App for App {
         for action in std::mem::take(&mut self.shared.actions) {
             self.perform(&ctx, action);
         }
-        if let Some(path) = self.startup_screenshot_due() {
-            self.write(&ctx, shared::Write::Screenshot(path), true);
-        }
-        if self.shared.is_busy() || self.training.is_active() || self.startup_screenshot.is_some() {
+        self.startup_screenshot_step(&ctx);
+        let waiting_for_screenshot = self
+            .startup_screenshot
+            .as_ref()
+            .is_some_and(|s| s.is_open());
+        if self.shared.is_busy() || self.training.is_active() || waiting_for_screenshot {
             ctx.request_repaint_after(Duration::from_millis(100));
         }
     }
 
     fn on_exit(&mut self) {
+        self.screenshot_on_exit();
         // Stops training (which saves its checkpoint atomically) and waits for the worker.
         self.engine.shutdown();
     }

@@ -110,8 +110,8 @@ impl Shared {
             last_written: Vec::new(),
             actions: Vec::new(),
             confirm: None,
-            screenshot_path: "vaelens-screenshot.png".into(),
-            report_path: "exports/report.json".into(),
+            screenshot_path: String::new(),
+            report_path: String::new(),
             requested: None,
             scoring_requested: None,
             scroll_to_selected: false,
@@ -168,6 +168,13 @@ impl Shared {
         {
             self.scored = Some(set);
         }
+    }
+
+    /// The model's latent has collapsed: no unit was active after its last epoch of training.
+    pub fn is_collapsed(&self) -> bool {
+        self.model
+            .as_ref()
+            .is_some_and(|m| m.active_units() == Some(0))
     }
 
     pub fn generation(&self) -> u64 {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints};
 
+use super::output_paths;
 use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, ModelInfo, TrainRequest, TrainingStatus};
@@ -53,9 +54,9 @@ impl Default for TrainingPanel {
             options: RunOptions::default(),
             stages: String::new(),
             hidden: VaeConfig::DEFAULT_HIDDEN,
-            run_dir: "runs/explorer".into(),
+            run_dir: String::new(),
             resume: false,
-            save_path: "model.safetensors".into(),
+            save_path: String::new(),
             load_path: String::new(),
             status: None,
             curve: Vec::new(),
@@ -175,11 +176,6 @@ impl TrainingPanel {
 
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.heading("Training");
-        if let Some(data) = &shared.data
-            && self.run_dir == "runs/explorer"
-        {
-            self.run_dir = format!("runs/{}", data.category.name);
-        }
         egui::Panel::left("train-settings")
             .resizable(false)
             .exact_size(330.0)
@@ -198,7 +194,8 @@ impl TrainingPanel {
                     ui,
                     "Batch size",
                     egui::DragValue::new(&mut c.batch_size).range(1..=512),
-                );
+                )
+                .on_hover_text("Images (or windows) per training step");
                 ui.end_row();
                 textures::labelled(
                     ui,
@@ -207,7 +204,8 @@ impl TrainingPanel {
                         .range(1e-6..=1.0)
                         .speed(1e-4)
                         .max_decimals(6),
-                );
+                )
+                .on_hover_text("Adam's step size");
                 ui.end_row();
                 textures::labelled(
                     ui,
@@ -216,19 +214,22 @@ impl TrainingPanel {
                         .range(0.0..=100.0)
                         .speed(0.001)
                         .max_decimals(4),
-                );
+                )
+                .on_hover_text("Weight of the KL term: larger pushes the latent towards the prior (and, too large, to collapse)");
                 ui.end_row();
                 textures::labelled(
                     ui,
                     "KL warm-up epochs",
                     egui::DragValue::new(&mut c.kl_warmup_epochs).range(0..=10_000),
-                );
+                )
+                .on_hover_text("The KL weight ramps from 0 to beta over these epochs, so the latent comes alive first");
                 ui.end_row();
                 textures::labelled(
                     ui,
                     "Noise warm-up epochs",
                     egui::DragValue::new(&mut c.noise_warmup_epochs).range(0..=10_000),
-                );
+                )
+                .on_hover_text("The sampling noise ramps from 0 (z = mu) to full over these epochs");
                 ui.end_row();
                 textures::labelled(
                     ui,
@@ -236,19 +237,24 @@ impl TrainingPanel {
                     egui::DragValue::new(&mut c.free_bits)
                         .range(0.0..=10.0)
                         .speed(0.01),
-                );
+                )
+                .on_hover_text("KL below this per dimension is not penalised, which keeps dimensions alive");
                 ui.end_row();
                 egui::ComboBox::from_label("Reconstruction")
                     .selected_text(format!("{:?}", c.recon))
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut c.recon, ReconLoss::Mse, "Mse");
                         ui.selectable_value(&mut c.recon, ReconLoss::Bce, "Bce");
-                    });
+                    })
+                    .response
+                    .on_hover_text("Reconstruction loss: squared error or binary cross-entropy");
                 ui.end_row();
                 ui.label("");
-                ui.checkbox(&mut c.flip, "Random flips");
+                ui.checkbox(&mut c.flip, "Random flips")
+                    .on_hover_text("Flip training images at random (augmentation)");
                 ui.end_row();
-                textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed));
+                textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed))
+                    .on_hover_text("Same seed, same data and settings: the same weights");
                 ui.end_row();
                 textures::labelled(
                     ui,
@@ -256,6 +262,9 @@ impl TrainingPanel {
                     egui::DragValue::new(&mut c.checkpoint_every)
                         .range(1..=1000)
                         .suffix(" epochs"),
+                )
+                .on_hover_text(
+                    "A checkpoint is written (and loaded into the other panels) this often",
                 );
                 ui.end_row();
                 let fresh = !self.resume;
@@ -264,7 +273,8 @@ impl TrainingPanel {
                     fresh,
                     egui::DragValue::new(&mut self.options.latent_dim).range(1..=256),
                 )
-                .labelled_by(name.id);
+                .labelled_by(name.id)
+                .on_hover_text("Size of the latent z: one attention map per dimension");
                 ui.end_row();
                 let name = ui.label("Encoder stages");
                 let default = join(
@@ -287,7 +297,8 @@ impl TrainingPanel {
                     fresh,
                     egui::DragValue::new(&mut self.hidden).range(1..=8192),
                 )
-                .labelled_by(name.id);
+                .labelled_by(name.id)
+                .on_hover_text("Width of the fully connected layer between the stages and z");
                 ui.end_row();
                 ui.add_enabled_ui(fresh, |ui| {
                     egui::ComboBox::from_label("Image size")
@@ -323,10 +334,12 @@ impl TrainingPanel {
                     ui,
                     "Run folder",
                     egui::TextEdit::singleline(&mut self.run_dir),
-                );
+                )
+                .on_hover_text("Where checkpoints go: model.safetensors, config.json, optimizer.bpk");
                 ui.end_row();
             });
-            ui.checkbox(&mut self.resume, "Continue from the loaded model");
+            ui.checkbox(&mut self.resume, "Continue from the loaded model")
+                .on_hover_text("Keep the loaded model's weights, architecture and epoch count");
         });
         ui.horizontal(|ui| {
             if ui
@@ -350,7 +363,7 @@ impl TrainingPanel {
                         hidden: Some(self.hidden),
                         ..self.options.clone()
                     },
-                    run_dir: PathBuf::from(self.run_dir.trim()),
+                    run_dir: output_paths::typed_path(&self.run_dir),
                     resume: self.resume,
                 };
                 self.curve.clear();
@@ -425,7 +438,7 @@ impl TrainingPanel {
                 .add_enabled(shared.model.is_some(), egui::Button::new("Save"))
                 .clicked()
             {
-                let path = PathBuf::from(self.save_path.trim());
+                let path = output_paths::typed_path(&self.save_path);
                 shared.actions.push(Action::Write(Write::Checkpoint(path)));
             }
         });

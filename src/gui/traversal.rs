@@ -10,10 +10,11 @@ use std::time::Instant;
 use eframe::egui;
 use image::{Rgba, RgbaImage};
 
+use super::output_paths;
 use super::shared::{Action, Shared, Write};
 use super::textures;
 use crate::engine::{Command, Explained};
-use crate::render::grid;
+use crate::render::{grid, human32};
 
 /// Image, model generation and patch window of an explanation.
 type Source = (PathBuf, u64, Option<(usize, usize)>);
@@ -60,7 +61,7 @@ impl Default for TraversalPanel {
             grid_image: None,
             grid_tex: None,
             grid_label: String::new(),
-            export_path: "exports/traversal.png".into(),
+            export_path: String::new(),
         }
     }
 }
@@ -103,7 +104,7 @@ impl TraversalPanel {
                 .join(", z"),
             values
                 .iter()
-                .map(|v| format!("{v:.2}"))
+                .map(|&v| human32(v))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -183,7 +184,11 @@ impl TraversalPanel {
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     ui.strong("Latent");
-                    if ui.button("Reset to mu").clicked() {
+                    if ui
+                        .button("Reset to mu")
+                        .on_hover_text("Every slider back to this image's latent mean")
+                        .clicked()
+                    {
                         self.z = self.mu.clone();
                         self.request_decode(shared);
                     }
@@ -198,7 +203,12 @@ impl TraversalPanel {
                         } else {
                             format!("z{i}")
                         };
-                        let r = ui.add(egui::Slider::new(&mut self.z[i], range).text(label));
+                        let r = ui
+                            .add(egui::Slider::new(&mut self.z[i], range).text(label))
+                            .on_hover_text(
+                                "Move to decode another latent; the range is the training \
+                                 images' mean ± 4 standard deviations",
+                            );
                         changed |= r.changed();
                     }
                 });
@@ -257,15 +267,23 @@ impl TraversalPanel {
                     ui,
                     "values",
                     egui::DragValue::new(&mut self.grid_steps).range(2..=15),
-                );
+                )
+                .on_hover_text("Columns of the grid: values each dimension takes");
                 textures::labelled(
                     ui,
                     "range +/-",
                     egui::DragValue::new(&mut self.grid_range)
                         .range(0.1..=10.0)
                         .speed(0.1),
-                );
-                if ui.button("Make grid").clicked() {
+                )
+                .on_hover_text("The values run from minus to plus this");
+                if ui
+                    .button("Make grid")
+                    .on_hover_text(
+                        "Decode each picked dimension set to each value, the rest at the sliders",
+                    )
+                    .clicked()
+                {
                     let n = self.grid_steps.max(2);
                     let values = (0..n)
                         .map(|k| {
@@ -287,8 +305,12 @@ impl TraversalPanel {
                         "Grid file",
                         egui::TextEdit::singleline(&mut self.export_path).desired_width(260.0),
                     );
-                    if ui.button("Export grid PNG").clicked() {
-                        let path = PathBuf::from(self.export_path.trim());
+                    if ui
+                        .button("Export grid PNG")
+                        .on_hover_text("Write the grid as shown (you are asked before replacing)")
+                        .clicked()
+                    {
+                        let path = output_paths::typed_path(&self.export_path);
                         shared.actions.push(Action::Write(Write::Grid(path)));
                     }
                 });
