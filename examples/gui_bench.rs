@@ -4,9 +4,10 @@
 //! - latency from a latent slider move to the decoded image arriving (median, p95), idle, while
 //!   training runs and while the worker scores the test set in the background.
 //!
-//! Run: `cargo run --example gui_bench [-- FRAMES] [--data DIR] [--latency-only]` (the dev
-//! profile, which the tests build). `--data` benchmarks another category (e.g. a 1024 px RGB one
-//! made by `make_sample_data`); `--latency-only` skips the frame times.
+//! Run: `cargo run --example gui_bench [-- FRAMES] [--data DIR] [--model FILE] [--latency-only]`
+//! (the dev profile, which the tests build). `--data` benchmarks another category (e.g. a 1024 px
+//! RGB one made by `make_sample_data`), `--model` another checkpoint; `--latency-only` skips the
+//! frame times.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -42,18 +43,20 @@ fn main() {
     let mut frames = 300;
     let mut data = root.join("sample_data/brick");
     let mut latency_only = false;
+    let mut model = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--data" => data = PathBuf::from(args.next().expect("--data needs a folder")),
             "--latency-only" => latency_only = true,
+            "--model" => model = Some(PathBuf::from(args.next().expect("--model needs a file"))),
             n => frames = n.parse().expect("FRAMES is a number"),
         }
     }
     println!("data: {}", data.display());
     let tmp = std::env::temp_dir().join(format!("vaelens-gui-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let model = model_128(root, &tmp);
+    let model = model.unwrap_or_else(|| model_128(root, &tmp));
     println!("model: {}", model.display());
 
     let mut rows = Vec::new();

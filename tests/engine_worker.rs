@@ -288,6 +288,29 @@ fn interactive_requests_preempt_background_scoring() {
         preempted, 5,
         "every decode is served before the test image in progress is finished"
     );
+    // The evaluation of the finished set (every pixel ranked) runs beside the worker too.
+    wait_for(&engine.events, "the last image", |e| match e {
+        Event::ScoringProgress { done, total } if done == total => Some(()),
+        _ => None,
+    });
+    engine
+        .commands
+        .send(Command::Decode {
+            seq: 99,
+            latent: vec![0.0; 4],
+        })
+        .unwrap();
+    let decoded_first = wait_for(&engine.events, "the decode or the report", |e| match e {
+        Event::Decoded { seq: 99, .. } => Some(true),
+        Event::Scored(_) => Some(false),
+        _ => None,
+    });
+    assert!(decoded_first, "the decode does not wait for the evaluation");
+    let set = wait_for(&engine.events, "the report", |e| match e {
+        Event::Scored(set) => Some(set),
+        _ => None,
+    });
+    assert!(set.report.is_some(), "{:?}", set.notes);
 }
 
 /// Stop acts at once: the status says "stopping" straight away, then the run ends with its

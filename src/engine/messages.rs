@@ -83,6 +83,13 @@ pub enum Command {
     /// Sent by the training thread when it ends.
     #[doc(hidden)]
     TrainingEnded(Result<(Box<Checkpoint>, bool), RunError>),
+    /// Sent by the evaluation thread: the scored test set with its report, for scoring job
+    /// `ticket`.
+    #[doc(hidden)]
+    Evaluated {
+        ticket: u64,
+        set: Arc<ScoredSet>,
+    },
 }
 
 /// A training run as the window configures it.

@@ -72,6 +72,10 @@ pub struct Worker {
     explained: ExplainCache,
     methods: Vec<Box<dyn AnomalyMethod>>,
     scoring: Option<Scoring>,
+    /// A finished scoring job whose report is being built in its own thread: ticket,
+    /// model generation and stage.
+    evaluating: Option<(u64, u64, usize)>,
+    tickets: u64,
     scored: Option<Arc<ScoredSet>>,
     training: Option<TrainingHandle>,
 }
@@ -99,6 +103,8 @@ impl Worker {
             explained: ExplainCache::new(),
             methods: anomaly_methods(),
             scoring: None,
+            evaluating: None,
+            tickets: 0,
             scored: None,
             training: None,
         }
@@ -180,6 +186,14 @@ impl Worker {
                 }
             }
             Command::TrainingEnded(result) => self.training_ended(result),
+            Command::Evaluated { ticket, set } => {
+                // A job of a model or data set replaced since is dropped.
+                if self.evaluating.is_some_and(|(t, _, _)| t == ticket) {
+                    self.evaluating = None;
+                    self.scored = Some(set.clone());
+                    self.send(Event::Scored(set));
+                }
+            }
             // Served elsewhere: interactive requests above, pause, resume and stop by the
             // command router, shutdown by the loop.
             Command::Explain { .. }
@@ -240,6 +254,7 @@ impl Worker {
         self.category = Some(category);
         self.scored = None;
         self.scoring = None;
+        self.evaluating = None;
         self.send(Event::Data(summary));
         // Thumbnails: a few per group, decoded here so the window never waits on files.
         let mut thumbs = Vec::new();
@@ -294,6 +309,7 @@ impl Worker {
         self.explained.clear();
         self.scored = None;
         self.scoring = None;
+        self.evaluating = None;
         self.model = Some(Model {
             explainer,
             checkpoint,
@@ -347,11 +363,12 @@ impl Worker {
             self.send(Event::Scored(done.clone()));
             return;
         }
-        if self
+        let under_way = self
             .scoring
             .as_ref()
-            .is_some_and(|s| s.generation == model.info.generation && s.stage == stage)
-        {
+            .map(|s| (s.generation, s.stage))
+            .or(self.evaluating.map(|(_, g, s)| (g, s)));
+        if under_way == Some((model.info.generation, stage)) {
             return;
         }
         if category.test.is_empty() {
@@ -462,35 +479,19 @@ impl Worker {
             .iter()
             .map(|m| MethodId::of(m.as_ref()))
             .collect();
-        let mut notes = scoring.notes;
-        let (report, evaluations) = if scoring.tests.is_empty() {
-            notes.push("no test image could be scored".into());
-            (None, BTreeMap::new())
-        } else {
-            match Report::build(
-                &scoring.tests,
-                &method_ids,
-                notes.clone(),
-                Some(scoring.stage),
-            ) {
-                Ok((report, evaluations)) => (Some(report), evaluations),
-                Err(e) => {
-                    notes.push(e.to_string());
-                    (None, BTreeMap::new())
-                }
-            }
-        };
-        let set = Arc::new(ScoredSet {
-            generation: scoring.generation,
-            stage: scoring.stage,
-            method_ids,
-            tests: scoring.tests,
-            report,
-            evaluations,
-            notes,
-        });
-        self.scored = Some(set.clone());
-        self.send(Event::Scored(set));
+        // The metrics rank every pixel of every test image and label regions: seconds on large
+        // images. They run in a thread of their own, so the worker keeps serving the window.
+        self.tickets += 1;
+        let ticket = self.tickets;
+        self.evaluating = Some((ticket, scoring.generation, scoring.stage));
+        let loopback = self.loopback.clone();
+        std::thread::Builder::new()
+            .name("vaelens-evaluate".into())
+            .spawn(move || {
+                let set = Arc::new(evaluate(scoring, method_ids));
+                let _ = loopback.send(Command::Evaluated { ticket, set });
+            })
+            .expect("the OS can start a thread");
     }
 
     fn start_training(&mut self, request: TrainRequest) {
@@ -623,6 +624,42 @@ impl Worker {
             }
             Err(e) => self.send(Event::Error(format!("report not written: {e}"))),
         }
+    }
+}
+
+/// The scored test set with its report (None, with the reason in the notes, when it cannot be
+/// built).
+fn evaluate(scoring: Scoring, method_ids: Vec<MethodId>) -> ScoredSet {
+    let mut notes = scoring.notes;
+    let built = if scoring.tests.is_empty() {
+        Err("no test image could be scored".to_string())
+    } else {
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Report::build(
+                &scoring.tests,
+                &method_ids,
+                notes.clone(),
+                Some(scoring.stage),
+            )
+        }))
+        .map_err(|panic| internal_error(panic.as_ref()))
+        .and_then(|built| built.map_err(|e| e.to_string()))
+    };
+    let (report, evaluations) = match built {
+        Ok((report, evaluations)) => (Some(report), evaluations),
+        Err(why) => {
+            notes.push(why);
+            (None, BTreeMap::new())
+        }
+    };
+    ScoredSet {
+        generation: scoring.generation,
+        stage: scoring.stage,
+        method_ids,
+        tests: scoring.tests,
+        report,
+        evaluations,
+        notes,
     }
 }
 

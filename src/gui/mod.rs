@@ -28,7 +28,7 @@ pub use data::DataPanel;
 pub use metrics::MetricsPanel;
 pub use output_paths::OutputPaths;
 pub use shared::{Action, Shared};
-pub use startup_screenshot::{DEFAULT_SCREENSHOT_TIMEOUT, Readiness, ScreenshotOutcome};
+pub use startup_screenshot::{Readiness, ScreenshotOutcome};
 pub use training::TrainingPanel;
 pub use traversal::TraversalPanel;
 

@@ -13,7 +13,7 @@ use super::shared::Write;
 use super::{App, Tab};
 
 /// How long the window may take to get ready unless told otherwise.
-pub const DEFAULT_SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(600);
+const DEFAULT_SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How long the window must stay ready before the picture is taken (textures settle).
 const SETTLE: Duration = Duration::from_millis(800);
@@ -42,7 +42,8 @@ pub enum Load {
     NotAsked,
     Pending(PathBuf),
     Done,
-    Failed(PathBuf, String),
+    /// The worker's error.
+    Failed(String),
 }
 
 impl Load {
@@ -66,8 +67,8 @@ impl StartupLoads {
     /// (the worker serves commands in order, the data folder before the model).
     pub fn on_error(&mut self, error: &str) {
         for load in [&mut self.data, &mut self.model] {
-            if let Load::Pending(path) = load {
-                *load = Load::Failed(path.clone(), error.to_string());
+            if let Load::Pending(_) = load {
+                *load = Load::Failed(error.to_string());
                 return;
             }
         }
@@ -133,17 +134,12 @@ impl App {
     pub fn readiness(&self) -> Readiness {
         use Readiness::{Impossible, Ready, Waiting};
         let needs_model = !matches!(self.tab, Tab::Data | Tab::Training);
-        if let Load::Failed(dir, error) = &self.startup.data {
-            return Impossible(format!(
-                "the data folder {} could not be opened: {error}",
-                dir.display()
-            ));
+        // The worker's messages name the file.
+        if let Load::Failed(error) = &self.startup.data {
+            return Impossible(format!("the data folder could not be opened: {error}"));
         }
-        if let (Load::Failed(path, error), true) = (&self.startup.model, needs_model) {
-            return Impossible(format!(
-                "the model {} could not be loaded: {error}",
-                path.display()
-            ));
+        if let (Load::Failed(error), true) = (&self.startup.model, needs_model) {
+            return Impossible(format!("the model could not be loaded: {error}"));
         }
         if matches!(self.startup.data, Load::Pending(_)) {
             return Waiting("the data folder to open".into());

@@ -177,9 +177,13 @@ impl TrainingPanel {
     pub fn ui(&mut self, ui: &mut egui::Ui, shared: &mut Shared) {
         ui.heading("Training");
         egui::Panel::left("train-settings")
-            .resizable(false)
-            .exact_size(330.0)
-            .show(ui, |ui| self.settings(ui, shared));
+            .resizable(true)
+            .default_size(420.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("train-settings-scroll")
+                    .show(ui, |ui| self.settings(ui, shared));
+            });
         egui::CentralPanel::default().show(ui, |ui| self.plots(ui));
     }
 
@@ -240,13 +244,15 @@ impl TrainingPanel {
                 )
                 .on_hover_text("KL below this per dimension is not penalised, which keeps dimensions alive");
                 ui.end_row();
-                egui::ComboBox::from_label("Reconstruction")
+                let name = ui.label("Reconstruction");
+                egui::ComboBox::from_id_salt("recon-loss")
                     .selected_text(format!("{:?}", c.recon))
                     .show_ui(ui, |ui| {
                         ui.selectable_value(&mut c.recon, ReconLoss::Mse, "Mse");
                         ui.selectable_value(&mut c.recon, ReconLoss::Bce, "Bce");
                     })
                     .response
+                    .labelled_by(name.id)
                     .on_hover_text("Reconstruction loss: squared error or binary cross-entropy");
                 ui.end_row();
                 ui.label("");
@@ -300,8 +306,9 @@ impl TrainingPanel {
                 .labelled_by(name.id)
                 .on_hover_text("Width of the fully connected layer between the stages and z");
                 ui.end_row();
+                let name = ui.label("Image size");
                 ui.add_enabled_ui(fresh, |ui| {
-                    egui::ComboBox::from_label("Image size")
+                    egui::ComboBox::from_id_salt("image-size")
                         .selected_text(format!("{} px", self.options.image_size))
                         .show_ui(ui, |ui| {
                             for s in [64, 128, 192, 256] {
@@ -311,13 +318,25 @@ impl TrainingPanel {
                                     format!("{s} px"),
                                 );
                             }
-                        });
+                        })
+                        .response
+                        .labelled_by(name.id)
+                        .on_hover_text("Side the images are resized to before training");
                 });
                 ui.end_row();
-                ui.add_enabled_ui(fresh, |ui| window_choice(ui, &mut self.options));
-                ui.end_row();
+                let name = ui.label("Model input");
                 ui.add_enabled_ui(fresh, |ui| {
-                    egui::ComboBox::from_label("Encoder")
+                    window_choice(ui, &mut self.options)
+                        .labelled_by(name.id)
+                        .on_hover_text(
+                            "Whole images, or random windows of them (a patch VAE, scored \
+                             window by window)",
+                        );
+                });
+                ui.end_row();
+                let name = ui.label("Encoder");
+                ui.add_enabled_ui(fresh, |ui| {
+                    egui::ComboBox::from_id_salt("encoder-choice")
                         .selected_text(encoder_text(self.options.encoder))
                         .show_ui(ui, |ui| {
                             for choice in [EncoderChoice::Pretrained, EncoderChoice::Scratch] {
@@ -328,6 +347,12 @@ impl TrainingPanel {
                                 );
                             }
                         })
+                        .response
+                        .labelled_by(name.id)
+                        .on_hover_text(
+                            "Frozen ImageNet-pretrained stages first (the default), or every \
+                             stage trained from scratch (the paper's setting)",
+                        );
                 });
                 ui.end_row();
                 textures::labelled(
@@ -471,6 +496,7 @@ impl TrainingPanel {
             .height(height)
             .legend(Legend::default())
             .x_axis_label(unit)
+            .y_axis_formatter(|mark, _| human(mark.value))
             .show(ui, |plot| {
                 plot.line(Line::new("total", series(1)));
                 plot.line(Line::new("reconstruction", series(2)));
@@ -511,6 +537,7 @@ impl TrainingPanel {
         Plot::new("kl-bars")
             .height((ui.available_height() - 10.0).max(120.0))
             .x_axis_label("dimension")
+            .y_axis_formatter(|mark, _| human(mark.value))
             .show(ui, |plot| plot.bar_chart(BarChart::new("KL", bars)));
     }
 }
@@ -575,7 +602,7 @@ fn epochs_row(ui: &mut egui::Ui, epochs: &mut Option<usize>) {
 
 /// Whole images, or a patch VAE on windows of an automatic or chosen side; `auto` is what the
 /// run plan picks for `options`.
-fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) {
+fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) -> egui::Response {
     let image_size = options.image_size;
     let auto = match options.tiling(options.architecture(1).stage_count()) {
         Some(t) => format!("patch VAE, {} px windows (auto)", t.window),
@@ -587,7 +614,7 @@ fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) {
         Window::Patch(side) => format!("patch VAE, {side} px windows"),
         Window::WholeImage => "whole image (the paper's setting)".to_string(),
     };
-    egui::ComboBox::from_label("Model input")
+    egui::ComboBox::from_id_salt("model-input")
         .selected_text(text(window))
         .show_ui(ui, |ui| {
             ui.selectable_value(window, Window::Auto, text(&Window::Auto));
@@ -598,7 +625,8 @@ fn window_choice(ui: &mut egui::Ui, options: &mut RunOptions) {
                 ui.selectable_value(window, Window::Patch(side), text(&Window::Patch(side)));
             }
             ui.selectable_value(window, Window::WholeImage, text(&Window::WholeImage));
-        });
+        })
+        .response
 }
 
 #[cfg(test)]
