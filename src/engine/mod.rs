@@ -13,6 +13,7 @@ mod control;
 mod images;
 mod interactive;
 mod messages;
+mod priority;
 mod training;
 mod worker;
 
@@ -72,6 +73,7 @@ impl Engine {
         let thread = std::thread::Builder::new()
             .name("vaelens-engine".into())
             .spawn(move || {
+                priority::lower_this_thread();
                 let backend = match source {
                     BackendSource::Ready(backend) => backend,
                     BackendSource::Choice(choice) => match crate::backend::select(choice) {

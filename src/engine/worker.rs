@@ -26,6 +26,9 @@ use crate::explain::{AnomalyMethod, MethodId, NormalStats, anomaly_methods};
 use crate::export::export_overlays;
 use crate::render::to_rgba;
 
+/// How long background scoring waits after an interactive request for the next one.
+const INTERACTION_GRACE: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Thumbnail side in pixels, and how many per group the data panel shows.
 const THUMB_SIDE: u32 = 64;
 const THUMBS_PER_GROUP: usize = 8;
@@ -445,19 +448,34 @@ impl Worker {
         let total = category.test.len();
         if scoring.next < total {
             let mut between = || {
-                let arrived: Vec<Command> = commands.try_iter().collect();
                 let mut interactive = Interactive {
                     model: Some(model),
                     explained: &mut *explained,
                     events,
                     waker,
                 };
-                for command in coalesce(arrived) {
-                    if is_interactive(&command) {
-                        interactive.serve(command);
-                    } else {
-                        deferred.push_back(command);
+                let mut arrived: Vec<Command> = commands.try_iter().collect();
+                // While the user interacts (a slider drag sends a request every frame), the
+                // background work waits, leaving the CPU to the requests and the window.
+                while !arrived.is_empty() {
+                    let mut served = false;
+                    for command in coalesce(arrived) {
+                        if is_interactive(&command) {
+                            interactive.serve(command);
+                            served = true;
+                        } else {
+                            deferred.push_back(command);
+                        }
                     }
+                    arrived = if served {
+                        commands
+                            .recv_timeout(INTERACTION_GRACE)
+                            .into_iter()
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    arrived.extend(commands.try_iter());
                 }
             };
             let test = &category.test[scoring.next];

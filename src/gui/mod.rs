@@ -597,8 +597,10 @@ impl eframe::App for App {
             .startup_screenshot
             .as_ref()
             .is_some_and(|s| s.is_open());
+        // Every event wakes the window at once; this only keeps timers and spinners going,
+        // slowly enough to leave the CPU to the work on a machine that draws in software.
         if self.shared.is_busy() || self.training.is_active() || waiting_for_screenshot {
-            ctx.request_repaint_after(Duration::from_millis(100));
+            ctx.request_repaint_after(Duration::from_millis(250));
         }
     }
 
