@@ -149,14 +149,15 @@ pub fn plan_run(
     let resumed_epochs = resume
         .and_then(|c| c.state.as_ref())
         .map(|s| s.config.epochs);
-    let epochs = options
-        .epochs
-        .or(resumed_epochs)
-        .unwrap_or_else(|| match (tiling, model.backbone) {
-            (Some(t), _) => TrainConfig::auto_epochs_for_windows(data.n, t),
-            (None, Some(_)) => TrainConfig::auto_epochs_pretrained(data.n),
-            (None, None) => TrainConfig::auto_epochs(data.n),
-        });
+    let epochs =
+        options
+            .epochs
+            .or(resumed_epochs)
+            .unwrap_or_else(|| match (tiling, model.backbone) {
+                (Some(t), _) => TrainConfig::auto_epochs_for_windows(data.n, t),
+                (None, Some(_)) => TrainConfig::auto_epochs_pretrained(data.n),
+                (None, None) => TrainConfig::auto_epochs(data.n),
+            });
     let config = TrainConfig {
         epochs,
         ..options.train.clone()
@@ -241,7 +242,11 @@ mod tests {
         let pretrained = RunOptions::default();
         let config = pretrained.architecture(3);
         assert_eq!(config.stage_widths(), [16, 24, 40, 64, 64]);
-        assert_eq!(pretrained.tiling(config.stage_count()), None, "whole images");
+        assert_eq!(
+            pretrained.tiling(config.stage_count()),
+            None,
+            "whole images"
+        );
         let scratch = RunOptions {
             encoder: EncoderChoice::Scratch,
             ..RunOptions::default()
