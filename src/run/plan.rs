@@ -221,11 +221,16 @@ impl RunPlan {
         let windows = self
             .tiling
             .map_or(String::new(), |t| format!(" in windows of {} px", t.window));
+        // Colour files whose R, G and B agree everywhere train a gray model (detect_channels).
+        let colour = match self.model.channels {
+            1 => "gray (1 channel)".to_string(),
+            3 => "RGB (3 channels)".to_string(),
+            n => format!("{n} channels"),
+        };
         format!(
-            "training on {} images ({} skipped), {} channel(s) at {} px{windows}, D = {}, {} epochs",
+            "training on {} images ({} skipped), {colour} at {} px{windows}, D = {}, {} epochs",
             self.data.n,
             self.data.skipped.len(),
-            self.model.channels,
             self.data.size,
             self.model.latent_dim,
             self.config.epochs
