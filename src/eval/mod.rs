@@ -9,7 +9,9 @@ mod test_maps;
 pub use baselines::{BASELINE_PREFIX, ConstantBaseline, MeanImageBaseline};
 pub use maps_dir::{FOLDER_MAPS, load_maps_dir};
 pub use report::{MethodBlock, Report};
-pub use test_maps::{MethodScores, ScoredTest, score_test_image, score_test_set};
+pub use test_maps::{
+    MethodScores, ScoredTest, ScoringConfig, score_test_image, score_test_set, score_test_set_with,
+};
 
 use std::path::PathBuf;
 

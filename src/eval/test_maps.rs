@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use super::EvalError;
 use crate::data::{Category, DataError, TestImage, load_image, load_mask, to_model_input};
@@ -37,8 +38,36 @@ impl ScoredTest {
     }
 }
 
-/// Computes every method's map for every test image of `category`. Images (or masks) that fail
-/// to load are skipped and described in the returned notes.
+/// How `score_test_set` spreads its work over threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScoringConfig {
+    /// Test images scored side by side, each thread with its own copy of the explainer. One
+    /// image alone leaves cores idle through its serial parts (host-side maps, resizing).
+    pub workers: usize,
+}
+
+impl ScoringConfig {
+    /// More threads than this only add memory (one model copy and one image's tensors each).
+    pub const MAX_WORKERS: usize = 4;
+
+    /// One thread: the images scored one after another in the caller's thread.
+    pub fn serial() -> Self {
+        Self { workers: 1 }
+    }
+}
+
+impl Default for ScoringConfig {
+    /// One thread per core, at most `MAX_WORKERS`.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            workers: cores.clamp(1, Self::MAX_WORKERS),
+        }
+    }
+}
+
+/// Computes every method's map for every test image of `category`, on `ScoringConfig::default()`
+/// threads. Images (or masks) that fail to load are skipped and described in the returned notes.
 pub fn score_test_set(
     explainer: &Explainer,
     category: &Category,
@@ -47,23 +76,91 @@ pub fn score_test_set(
     progress: &mut dyn FnMut(usize, usize),
     cancel: Option<&AtomicBool>,
 ) -> Result<(Vec<ScoredTest>, Vec<String>), EvalError> {
-    if category.test.is_empty() {
+    score_test_set_with(
+        ScoringConfig::default(),
+        explainer,
+        category,
+        methods,
+        stage,
+        progress,
+        cancel,
+    )
+}
+
+/// `score_test_set` on the threads of `config`. Results come back in the test set's order, each
+/// image computed exactly as a single thread would.
+pub fn score_test_set_with(
+    config: ScoringConfig,
+    explainer: &Explainer,
+    category: &Category,
+    methods: &[Box<dyn AnomalyMethod>],
+    stage: usize,
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: Option<&AtomicBool>,
+) -> Result<(Vec<ScoredTest>, Vec<String>), EvalError> {
+    let total = category.test.len();
+    if total == 0 {
         return Err(EvalError::NoTestSet(category.root.clone()));
     }
-    let mut scored = Vec::with_capacity(category.test.len());
-    let mut notes = Vec::new();
-    for (n, test) in category.test.iter().enumerate() {
-        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
+    let mut results: Vec<Option<Result<ScoredTest, DataError>>> = Vec::new();
+    results.resize_with(total, || None);
+    let workers = config.workers.clamp(1, total);
+    if workers == 1 {
+        for (n, test) in category.test.iter().enumerate() {
+            if cancelled() {
+                return Err(EvalError::Cancelled);
+            }
+            results[n] = Some(score_test_image(
+                explainer,
+                test,
+                methods,
+                stage,
+                &mut || {},
+            ));
+            progress(n + 1, total);
+        }
+    } else {
+        let next = AtomicUsize::new(0);
+        let (sender, receiver) = mpsc::channel();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (sender, next) = (sender.clone(), &next);
+                let mine = explainer.clone();
+                scope.spawn(move || {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= total || cancelled() {
+                            break;
+                        }
+                        let test = &category.test[n];
+                        let scored = score_test_image(&mine, test, methods, stage, &mut || {});
+                        if sender.send((n, scored)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            for (done, (n, scored)) in receiver.iter().enumerate() {
+                results[n] = Some(scored);
+                progress(done + 1, total);
+            }
+        });
+        if results.iter().any(Option::is_none) {
             return Err(EvalError::Cancelled);
         }
-        match score_test_image(explainer, test, methods, stage, &mut || {}) {
+    }
+    let mut scored = Vec::with_capacity(total);
+    let mut notes = Vec::new();
+    for result in results.into_iter().flatten() {
+        match result {
             Ok(s) => scored.push(s),
             Err(problem) => {
                 tracing::warn!("skipping test image: {problem}");
                 notes.push(format!("skipped: {problem}"));
             }
         }
-        progress(n + 1, category.test.len());
     }
     if scored.is_empty() {
         return Err(EvalError::NothingLoaded(

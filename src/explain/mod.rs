@@ -28,6 +28,7 @@ use cam::CamMethod;
 const WINDOW_BATCH: usize = 16;
 
 /// A trained model with its normal statistics, on its device: everything explanation needs.
+#[derive(Clone)]
 pub struct Explainer {
     pub model: Vae,
     pub config: VaeConfig,
@@ -38,9 +39,12 @@ pub struct Explainer {
 }
 
 impl Explainer {
+    /// The model's parameters stop being tracked: attention needs gradients with respect to
+    /// features only, and a decode then builds no autodiff graph (about half the work of the
+    /// attention maps, docs/speed.md).
     pub fn new(model: Vae, config: VaeConfig, stats: NormalStats, device: Device) -> Self {
         Self {
-            model,
+            model: model.no_grad(),
             config,
             stats,
             device,

@@ -2,15 +2,22 @@
 //! the same model (the reference architecture of docs/method.md §1: 128 px, stages 32-64-128-256,
 //! hidden 512, D = 32) and the same way (median of repeats after warm-up), so the two sets of
 //! figures compare as ratios:
-//! - train_img_per_s: forward + backward + Adam step at batch 32 (BCE + KL, as `train` does);
+//! - train_img_per_s: forward + backward + Adam step at batch 32 (BCE + KL, as `train` does),
+//!   and train_gflop_per_s, the same counted in floating-point operations (flops.rs);
 //! - attention_ms: encoder forward and all D per-dimension Grad-CAM maps at the last stage (one
 //!   backward through D copies) plus the overall map, for one image, upsampled to the input;
-//! - decode_ms: one latent vector to an image (what a slider drag costs).
+//! - decode_ms: one latent vector to an image (what a slider drag costs);
+//! - eval_img_per_s: every anomaly method's map of one image, as `eval` computes them (normal
+//!   statistics fitted over the training batch); vaelens only, PyTorch has no counterpart.
 //!
 //! Run: `cargo run --example speed_bench -- [--backend cpu|wgpu] [--size 128]
-//! [--channels 1] [--latent 32] [--batch 32]`. On the CPU, set RAYON_NUM_THREADS to the thread
-//! count given to bench/torch_baseline.py (`--threads`). docs/speed.md has the measured figures.
+//! [--channels 1] [--latent 32] [--batch 32] [--json FILE]`. On the CPU, set RAYON_NUM_THREADS
+//! to the thread count given to bench/torch_baseline.py (`--threads`); bench/compare.sh runs
+//! both. docs/speed.md has the measured figures.
 
+mod flops;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -19,7 +26,7 @@ use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use vaelens::backend::{BackendChoice, select};
 use vaelens::explain::cam::GradCam;
-use vaelens::explain::{AttentionTarget, Explainer, NormalStats};
+use vaelens::explain::{AttentionTarget, Explainer, NormalStats, anomaly_methods};
 use vaelens::model::{ReconLoss, Vae, VaeConfig, init_weights, to_host, vae_loss};
 
 struct Args {
@@ -28,6 +35,7 @@ struct Args {
     channels: usize,
     latent: usize,
     batch: usize,
+    json: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -37,6 +45,7 @@ fn parse_args() -> anyhow::Result<Args> {
         channels: 1,
         latent: 32,
         batch: 32,
+        json: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +67,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--channels" => args.channels = number()?,
             "--latent" => args.latent = number()?,
             "--batch" => args.batch = number()?,
+            "--json" => args.json = Some(PathBuf::from(value)),
             _ => bail!("unknown option {flag}"),
         }
     }
@@ -115,7 +125,8 @@ fn main() -> anyhow::Result<()> {
         let _ = to_host(model.encoder.mu.weight.val().slice([0..1, 0..1]));
     });
 
-    let explainer = Explainer::new(model, config.clone(), NormalStats::prior(a.latent), device);
+    let stats = NormalStats::compute(&model, std::iter::once(input));
+    let explainer = Explainer::new(model, config.clone(), stats, device);
     let one: Vec<f32> = (0..a.channels * a.size * a.size)
         .map(|_| rng.random())
         .collect();
@@ -125,10 +136,32 @@ fn main() -> anyhow::Result<()> {
         assert_eq!(maps.per_dim.len(), a.latent);
     });
     let z: Vec<f32> = (0..a.latent).map(|_| rng.random()).collect();
-    let decode_s = timed(3, 30, || {
+    let decode_s = timed(5, 50, || {
         assert_eq!(explainer.decode(&z).len(), 1);
     });
+    let methods = anomaly_methods();
+    let stage = explainer.default_stage();
+    let eval_s = timed(1, 5, || {
+        for method in &methods {
+            let anomaly = explainer.anomaly(method.as_ref(), &one, stage);
+            assert!(anomaly.image_score.is_finite());
+        }
+    });
 
+    let train_flop = flops::train_step_per_image(&config).context("a scratch encoder")? as f64;
+    let figures = serde_json::json!({
+        "backend": backend.description,
+        "size": a.size,
+        "channels": a.channels,
+        "latent": a.latent,
+        "batch": a.batch,
+        "train_img_per_s": a.batch as f64 / step_s,
+        "train_gflop_per_img": train_flop / 1e9,
+        "train_gflop_per_s": a.batch as f64 * train_flop / step_s / 1e9,
+        "attention_ms": 1e3 * attention_s,
+        "decode_ms": 1e3 * decode_s,
+        "eval_img_per_s": 1.0 / eval_s,
+    });
     println!("vaelens speed_bench on {}", backend.description);
     println!(
         "size {} channels {} latent {} batch {}",
@@ -136,8 +169,19 @@ fn main() -> anyhow::Result<()> {
     );
     println!("| figure | median |");
     println!("|---|---|");
-    println!("| train_img_per_s | {:.1} |", a.batch as f64 / step_s);
-    println!("| attention_ms | {:.2} |", 1e3 * attention_s);
-    println!("| decode_ms | {:.2} |", 1e3 * decode_s);
+    for (key, decimals) in [
+        ("train_img_per_s", 1),
+        ("train_gflop_per_s", 1),
+        ("attention_ms", 2),
+        ("decode_ms", 2),
+        ("eval_img_per_s", 2),
+    ] {
+        let value = figures[key].as_f64().unwrap_or(f64::NAN);
+        println!("| {key} | {value:.decimals$} |");
+    }
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&figures)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
