@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use crate::explain::{Explainer, NormalStats};
-use crate::model::{ModelError, NamedTensors, Vae, VaeConfig, read_safetensors, write_safetensors};
+use crate::model::{
+    ModelError, NamedTensor, NamedTensors, Vae, VaeConfig, read_safetensors, write_safetensors,
+};
 use crate::tiling::Tiling;
 use crate::train::TrainState;
 
@@ -18,6 +20,8 @@ const CONFIG_KEY: &str = "vaelens.config";
 const STATS_KEY: &str = "vaelens.normal_stats";
 const TILING_KEY: &str = "vaelens.tiling";
 const STATE_KEY: &str = "vaelens.train_state";
+/// The rows of `feature-knn`'s memory (`NormalStats::memory`), f16, `[rows, channels]`.
+const MEMORY_TENSOR: &str = "vaelens.feature_memory";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -88,7 +92,20 @@ impl Checkpoint {
         if let Some(tiling) = &self.tiling {
             metadata.insert(TILING_KEY.to_string(), to_json(tiling));
         }
-        write_safetensors(path, &self.tensors, metadata, half_precision)?;
+        match self.stats.as_ref().and_then(|s| s.memory.as_ref()) {
+            Some(memory) => {
+                let mut tensors = self.tensors.clone();
+                tensors.insert(
+                    MEMORY_TENSOR.to_string(),
+                    NamedTensor {
+                        shape: vec![memory.rows, memory.channels],
+                        values: memory.values().to_vec(),
+                    },
+                );
+                write_safetensors(path, &tensors, metadata, half_precision)?;
+            }
+            None => write_safetensors(path, &self.tensors, metadata, half_precision)?,
+        }
         Ok(())
     }
 
@@ -103,7 +120,7 @@ impl Checkpoint {
 
     /// Loads a single-file vaelens checkpoint.
     pub fn load_file(path: &Path) -> Result<Self, CheckpointError> {
-        let (tensors, metadata) = read_safetensors(path)?;
+        let (mut tensors, metadata) = read_safetensors(path)?;
         let bad = |key, reason| CheckpointError::BadMetadata {
             path: path.to_path_buf(),
             key,
@@ -111,10 +128,30 @@ impl Checkpoint {
         };
         let config: VaeConfig = parse(path, &metadata, CONFIG_KEY)?
             .ok_or_else(|| CheckpointError::NoConfig(path.to_path_buf()))?;
+        let mut stats: Option<NormalStats> = parse(path, &metadata, STATS_KEY)?;
+        let memory_rows = tensors.remove(MEMORY_TENSOR);
+        if let Some(stats) = &mut stats {
+            stats.memory = match (stats.memory.take(), memory_rows) {
+                (Some(memory), Some(rows)) => Some(
+                    memory
+                        .with_values(&rows.shape, rows.values)
+                        .map_err(|why| bad(STATS_KEY, why))?,
+                ),
+                (Some(_), None) => {
+                    return Err(bad(
+                        STATS_KEY,
+                        format!(
+                            "it names a feature memory, but the file has no `{MEMORY_TENSOR}` tensor"
+                        ),
+                    ));
+                }
+                (None, _) => None,
+            };
+        }
         let checkpoint = Self {
             config,
             tensors,
-            stats: parse(path, &metadata, STATS_KEY)?,
+            stats,
             state: parse(path, &metadata, STATE_KEY)?,
             tiling: parse(path, &metadata, TILING_KEY)?,
         };

@@ -72,6 +72,7 @@ fn check_model(name: &str) {
         count: 1,
         features: Vec::new(),
         pixels: None,
+        memory: None,
     };
     for k in 0..explainer.config.stages.len() {
         let maps = explainer.attention(input, k, AttentionTarget::Mu, &GradCam);

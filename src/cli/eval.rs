@@ -10,7 +10,7 @@ use vaelens::data::{Category, TrainSet};
 use vaelens::eval::{
     ConstantBaseline, FOLDER_MAPS, MeanImageBaseline, Report, load_maps_dir, score_test_set,
 };
-use vaelens::explain::{DEFAULT_METHOD, Explainer, MethodId, NormalStats, anomaly_methods};
+use vaelens::explain::{DEFAULT_METHOD, Explainer, MethodId, anomaly_methods};
 
 use super::{BackendArg, ModelSource, progress};
 
@@ -46,7 +46,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let backend = args.backend.open()?;
             let mut explainer = checkpoint.explainer(&backend.device)?;
             let mut notes = category.notes.clone();
-            if explainer.stats.features.is_empty() {
+            if explainer.stats.incomplete() {
                 notes.push(refresh_stats(&mut explainer, &category)?);
             }
             let stage = super::stage_arg(args.layer, &explainer)?;
@@ -99,15 +99,21 @@ fn check_report_path(report: &Path) -> anyhow::Result<()> {
     vaelens::fsx::ensure_writable_dir(folder).context("cannot write the report")
 }
 
-/// Takes the normal statistics over the category's training images, for weights that lack them
-/// (PyTorch weights, runs written before feature statistics existed). Returns a note saying so.
+/// Fits what the checkpoint's statistics lack over the category's training images (PyTorch
+/// weights, runs written before feature statistics or feature-knn's memory existed). Returns a
+/// note saying so.
 fn refresh_stats(explainer: &mut Explainer, category: &Category) -> anyhow::Result<String> {
     let (channels, size) = (explainer.config.channels, explainer.image_size());
     let set = TrainSet::load(&category.train, channels, size as u32, &mut |_, _| {})?;
-    explainer.stats =
-        NormalStats::of_train_set(&explainer.model, &set, explainer.tiling, &explainer.device);
+    let fitted = explainer.stats.fill_missing(
+        &explainer.model,
+        &set,
+        explainer.tiling,
+        &explainer.device,
+    )?;
     Ok(format!(
-        "the weights carry no feature statistics: normal statistics taken over the {} training images of {}",
+        "the weights lacked {}: fitted over the {} training images of {}",
+        fitted.join(" and "),
         set.n,
         category.root.display()
     ))

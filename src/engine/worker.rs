@@ -22,7 +22,7 @@ use crate::backend::Backend;
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::{Category, DataError, LayoutKind, TrainSet, discover_categories, load_image};
 use crate::eval::{Report, ScoredTest, score_test_image};
-use crate::explain::{AnomalyMethod, MethodId, NormalStats, anomaly_methods};
+use crate::explain::{AnomalyMethod, MethodId, anomaly_methods};
 use crate::export::export_overlays;
 use crate::render::to_rgba;
 
@@ -392,34 +392,38 @@ impl Worker {
         });
     }
 
-    /// Fits the feature Gaussians of `feature-distance` over the open category's training images
-    /// when the model lacks them (checkpoints from before they existed, untrained models), so the
-    /// default map is not flat. The latent statistics are taken anew with them.
+    /// Fits the feature Gaussians of `feature-distance` and the memory of `feature-knn` over
+    /// the open category's training images when the model lacks them (checkpoints from before
+    /// they existed, untrained models), so the default maps are not flat. The latent statistics
+    /// are taken anew with the Gaussians.
     fn fit_missing_feature_stats(&mut self) {
         let (Some(model), Some(category)) = (&mut self.model, &self.category) else {
             return;
         };
         let explainer = &mut model.explainer;
-        if !explainer.stats.features.is_empty() || category.train.is_empty() {
+        if !explainer.stats.incomplete() || category.train.is_empty() {
             return;
         }
         let (channels, size) = (explainer.config.channels, explainer.image_size() as u32);
-        match TrainSet::load(&category.train, channels, size, &mut |_, _| {}) {
-            Ok(set) => {
-                explainer.stats = NormalStats::of_train_set(
-                    &explainer.model,
-                    &set,
-                    explainer.tiling,
-                    &explainer.device,
-                );
+        let fitted = TrainSet::load(&category.train, channels, size, &mut |_, _| {})
+            .map_err(|e| e.to_string())
+            .and_then(|set| {
+                let fitted = explainer
+                    .stats
+                    .fill_missing(&explainer.model, &set, explainer.tiling, &explainer.device)
+                    .map_err(|e| e.to_string())?;
+                Ok((fitted, set.n))
+            });
+        match fitted {
+            Ok((fitted, n)) => {
                 let note = format!(
-                    "the model carries no feature statistics: fitted them over the {} training images",
-                    set.n
+                    "the model lacked {}: fitted over the {n} training images",
+                    fitted.join(" and ")
                 );
                 self.send(Event::Info(note));
             }
             Err(e) => self.send(Event::Error(format!(
-                "no feature statistics for feature-distance: {e}"
+                "no feature statistics for feature-distance and feature-knn: {e}"
             ))),
         }
     }

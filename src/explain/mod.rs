@@ -5,16 +5,20 @@ mod attention;
 pub mod cam;
 mod features;
 mod gradients;
+mod memory;
 pub mod methods;
+mod nearest;
 mod stats;
 
 pub use attention::AttentionMaps;
 pub use features::{FeatureGaussian, FeatureMoments};
 pub use gradients::{AttentionTarget, StageGradients, stage_gradients, stage_gradients_batch};
+pub use memory::{FeatureExtractor, FeatureMemory, FeatureRows, MemoryConfig};
 pub use methods::{
     AnomalyMap, AnomalyMethod, DEFAULT_METHOD, MethodId, PAPER_METHOD, anomaly_method,
     anomaly_methods,
 };
+pub use nearest::nearest_distances;
 pub use stats::NormalStats;
 
 use burn::prelude::*;

@@ -5,8 +5,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::features::{FeatureGaussian, FeatureMoments};
+use super::memory::{FeatureMemory, MemoryConfig};
 use crate::data::TrainSet;
-use crate::model::{Vae, to_host};
+use crate::model::{ModelError, Vae, to_host};
 use crate::tiling::Tiling;
 
 /// `mu`: mean of mu over the training set; `var`: mean of exp(logvar) plus the variance of mu.
@@ -23,6 +24,10 @@ pub struct NormalStats {
     /// The Gaussian of the input pixels themselves (their channel values at every position).
     #[serde(default)]
     pub pixels: Option<FeatureGaussian>,
+    /// The training features `feature-knn` searches (its rows travel as a tensor beside this
+    /// metadata); None until fitted, and in checkpoints written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<FeatureMemory>,
 }
 
 impl NormalStats {
@@ -34,6 +39,7 @@ impl NormalStats {
             count: 0,
             features: Vec::new(),
             pixels: None,
+            memory: None,
         }
     }
 
@@ -95,7 +101,36 @@ impl NormalStats {
                 ));
             }
         }
-        None
+        self.memory.as_ref().and_then(FeatureMemory::mismatch)
+    }
+
+    /// Whether anything that some anomaly map needs is missing (checkpoints written before the
+    /// feature Gaussians or the memory existed, foreign weights).
+    pub fn incomplete(&self) -> bool {
+        self.features.is_empty() || self.memory.is_none()
+    }
+
+    /// Fits what `incomplete` finds missing over `set` (the training images at the explainer's
+    /// image size) and says what was fitted, for a note.
+    pub fn fill_missing(
+        &mut self,
+        model: &Vae,
+        set: &TrainSet,
+        tiling: Option<Tiling>,
+        device: &Device,
+    ) -> Result<Vec<&'static str>, ModelError> {
+        let mut fitted = Vec::new();
+        if self.features.is_empty() {
+            let memory = self.memory.take();
+            *self = Self::of_train_set(model, set, tiling, device);
+            self.memory = memory;
+            fitted.push("the normal statistics");
+        }
+        if self.memory.is_none() {
+            self.memory = Some(FeatureMemory::fit(set, MemoryConfig::default(), device)?);
+            fitted.push("feature-knn's memory");
+        }
+        Ok(fitted)
     }
 
     /// The Gaussian of stage `stage`'s features, if these statistics have one.
@@ -187,6 +222,7 @@ impl NormalStats {
             count,
             features,
             pixels: pixel_moments.map(|m| m.fit(0)),
+            memory: None,
         }
     }
 }

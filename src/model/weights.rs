@@ -149,17 +149,19 @@ fn to_f32(name: &str, view: &TensorView<'_>) -> Result<Vec<f32>, ModelError> {
     })
 }
 
-/// Writes tensors (as f32, or f16 to halve the file) with string metadata, atomically.
+/// Writes tensors (as f32, or f16 to halve the file) with string metadata, atomically. Tensors
+/// named `vaelens.*` (data a checkpoint carries beside the weights) are always f16.
 pub fn write_safetensors(
     path: &Path,
     tensors: &NamedTensors,
     metadata: HashMap<String, String>,
     half_precision: bool,
 ) -> Result<(), ModelError> {
-    let encoded: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+    let encoded: Vec<(String, Dtype, Vec<u8>, Vec<usize>)> = tensors
         .iter()
         .map(|(name, t)| {
-            let bytes = if half_precision {
+            let half = half_precision || name.starts_with("vaelens.");
+            let bytes = if half {
                 t.values
                     .iter()
                     .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
@@ -167,18 +169,14 @@ pub fn write_safetensors(
             } else {
                 t.values.iter().flat_map(|v| v.to_le_bytes()).collect()
             };
-            (name.clone(), bytes, t.shape.clone())
+            let dtype = if half { Dtype::F16 } else { Dtype::F32 };
+            (name.clone(), dtype, bytes, t.shape.clone())
         })
         .collect();
-    let dtype = if half_precision {
-        Dtype::F16
-    } else {
-        Dtype::F32
-    };
     let views: Vec<(String, TensorView<'_>)> = encoded
         .iter()
-        .map(|(name, bytes, shape)| {
-            let view = TensorView::new(dtype, shape.clone(), bytes)
+        .map(|(name, dtype, bytes, shape)| {
+            let view = TensorView::new(*dtype, shape.clone(), bytes)
                 .expect("byte length follows from the shape");
             (name.clone(), view)
         })

@@ -10,7 +10,7 @@ use super::PlanError;
 use crate::backend::Backend;
 use crate::checkpoint::{CONFIG_FILE, Checkpoint, CheckpointError, MODEL_FILE};
 use crate::data::TrainSet;
-use crate::explain::NormalStats;
+use crate::explain::{FeatureMemory, MemoryConfig, NormalStats};
 use crate::model::VaeConfig;
 use crate::tiling::Tiling;
 use crate::train::{
@@ -75,16 +75,22 @@ pub fn execute(
     }
     let device = backend.device.clone();
     let mut last = None;
+    // feature-knn's memory depends on the images only: fitted at the first checkpoint, reused.
+    let mut memory: Option<FeatureMemory> = None;
     let mut save = |snapshot: Snapshot<'_>| -> Result<(), RunError> {
+        // Over the unflipped training set, and for a patch model over every scoring window.
+        let mut stats = NormalStats::of_train_set(snapshot.model, data, tiling, &device);
+        stats.memory = Some(match &memory {
+            Some(fitted) => fitted.clone(),
+            None => {
+                let fitted = FeatureMemory::fit(data, MemoryConfig::default(), &device)
+                    .map_err(CheckpointError::from)?;
+                memory.insert(fitted).clone()
+            }
+        });
         let checkpoint = Checkpoint {
             config: model.clone(),
-            // Over the unflipped training set, and for a patch model over every scoring window.
-            stats: Some(NormalStats::of_train_set(
-                snapshot.model,
-                data,
-                tiling,
-                &device,
-            )),
+            stats: Some(stats),
             tensors: snapshot.tensors,
             state: Some(snapshot.state),
             tiling,

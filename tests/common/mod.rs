@@ -69,5 +69,6 @@ pub fn tiny_stats() -> NormalStats {
         count: 10,
         features: Vec::new(),
         pixels: None,
+        memory: None,
     }
 }

@@ -3,6 +3,7 @@
 
 mod cam_diff;
 mod feature_distance;
+mod feature_knn;
 mod feature_recon;
 mod gradcam_mu;
 mod id;
@@ -10,6 +11,7 @@ mod recon;
 
 pub use cam_diff::CamDiff;
 pub use feature_distance::FeatureDistance;
+pub use feature_knn::FeatureKnn;
 pub use feature_recon::FeatureRecon;
 pub use gradcam_mu::GradCamMu;
 pub use id::MethodId;
@@ -65,6 +67,7 @@ pub trait AnomalyMethod: Send + Sync {
 pub fn anomaly_methods() -> Vec<Box<dyn AnomalyMethod>> {
     vec![
         Box::new(FeatureDistance),
+        Box::new(FeatureKnn),
         Box::new(FeatureRecon),
         Box::new(ReconError),
         Box::new(CamDiff::gradcam()),
