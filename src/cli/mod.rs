@@ -1,5 +1,6 @@
 //! Subcommands and their arguments.
 
+mod dsprites;
 mod eval;
 mod explain;
 mod export;
@@ -66,6 +67,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write overlay PNGs (heat map, predicted mask, ground-truth contour) for a whole test set.
     Export(export::ExportArgs),
+    /// Disentanglement on generated dSprites: train beta-VAE / FactorVAE / AD-FactorVAE, score them.
+    Dsprites(dsprites::DspritesArgs),
 }
 
 /// `--backend`, shared by every command that computes.
@@ -123,6 +126,7 @@ impl Cli {
             Some(Command::Explain(args)) => args.backend.backend,
             Some(Command::Eval(args)) => args.backend.backend,
             Some(Command::Export(args)) => args.backend.backend,
+            Some(Command::Dsprites(args)) => args.backend().backend,
             None => self.gui.backend,
         }
     }
@@ -134,6 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Explain(args)) => explain::run(args),
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Export(args)) => export::run(args),
+        Some(Command::Dsprites(args)) => dsprites::run(args),
         None => open_explorer(cli.gui),
     }
 }

@@ -2,6 +2,7 @@
 //! in-memory training sets and the synthetic defect generator used for the sample data.
 
 pub mod decode;
+pub mod dsprites;
 pub mod error;
 pub mod layout;
 pub mod synth;

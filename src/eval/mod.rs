@@ -2,6 +2,7 @@
 //! with the metrics of docs/method.md §5 into a report.
 
 mod baselines;
+pub mod dsprites;
 mod maps_dir;
 mod report;
 mod test_maps;

@@ -7,6 +7,7 @@
 //! and silently moving it to either end would change the figures.
 
 mod curve;
+pub mod disentanglement;
 mod evaluate;
 mod f1;
 mod pool;

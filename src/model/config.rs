@@ -50,6 +50,19 @@ impl VaeConfig {
         }
     }
 
+    /// Kim & Mnih's (2018) dSprites network: 64 px gray, conv 32-32-64-64 (kernel 4, stride 2), FC
+    /// 128, D = 10; the decoder mirrors it. vaelens keeps its LeakyReLU (0.2) where they use ReLU.
+    pub fn kim_mnih() -> Self {
+        Self {
+            input_size: 64,
+            channels: 1,
+            stages: vec![32, 32, 64, 64],
+            hidden: 128,
+            latent_dim: 10,
+            backbone: None,
+        }
+    }
+
     /// vaelens' default over pretrained features: EfficientNet-Lite0 to stride 8 (three frozen
     /// stages of 16, 24 and 40 channels), then two trained stages.
     pub fn pretrained_for(channels: usize, input_size: usize, latent_dim: usize) -> Self {

@@ -48,13 +48,7 @@ pub fn vae_loss(
     let z = posterior.mu.clone() + (posterior.logvar.clone() * 0.5).exp() * eps;
     let recon_sum = match recon {
         ReconLoss::Mse => (model.decoder.forward(z) - input).powi_scalar(2).sum(),
-        ReconLoss::Bce => {
-            // -[x log s(l) + (1-x) log(1 - s(l))] with log(1 - s(l)) = log s(l) - l.
-            let logits = model.decoder.forward_logits(z);
-            let log_p = log_sigmoid(logits.clone());
-            let log_not_p = log_p.clone() - logits;
-            -(input.clone() * log_p + (input.neg() + 1.0) * log_not_p).sum()
-        }
+        ReconLoss::Bce => bernoulli_nll(model.decoder.forward_logits(z), input.clone()),
     };
     let recon_term = recon_sum / batch;
     let mu = posterior.mu.clone().detach();
@@ -67,6 +61,15 @@ pub fn vae_loss(
     };
     let total = recon_term.clone() + penalty * beta;
     (total, [recon_term, kl, kl_dims], mu)
+}
+
+/// The Bernoulli decoder's negative log-likelihood of `input` given its logits, summed over
+/// every pixel of the batch.
+pub fn bernoulli_nll(logits: Tensor<4>, input: Tensor<4>) -> Tensor<1> {
+    // -[x log s(l) + (1-x) log(1 - s(l))] with log(1 - s(l)) = log s(l) - l.
+    let log_p = log_sigmoid(logits.clone());
+    let log_not_p = log_p.clone() - logits;
+    -(input.clone() * log_p + (input.neg() + 1.0) * log_not_p).sum()
 }
 
 /// Free bits (Kingma et al. 2016): each dimension's KL below `floor` nats costs nothing, so the

@@ -1,6 +1,8 @@
 //! The convolutional VAE of docs/method.md §1: config, network, losses, and weights in PyTorch's layout.
 
+pub mod attention_loss;
 mod config;
+pub mod discriminator;
 mod error;
 mod init;
 mod loss;
@@ -11,7 +13,7 @@ mod weights;
 pub use config::VaeConfig;
 pub use error::ModelError;
 pub use init::init_weights;
-pub use loss::{LossTerms, ReconLoss, kl_per_dim, vae_loss};
+pub use loss::{LossTerms, ReconLoss, bernoulli_nll, kl_per_dim, vae_loss};
 pub use vae::{Decoder, Encoder, EncoderOutput, Vae};
 pub use weights::{
     NamedTensor, NamedTensors, expected_shapes, read_safetensors, write_safetensors,

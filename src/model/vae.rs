@@ -11,7 +11,7 @@ use super::pretrained::{Lite0Config, Lite0Features, Lite0Stage};
 use super::weights::{check_complete, decoder_widths};
 use super::{ModelError, NamedTensor, NamedTensors, VaeConfig};
 
-const SLOPE: f64 = 0.2;
+pub(crate) const SLOPE: f64 = 0.2;
 
 #[derive(Module, Debug)]
 pub struct Encoder {

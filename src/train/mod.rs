@@ -2,6 +2,7 @@
 //! deterministic for a seed on the CPU backend.
 
 mod config;
+pub mod dsprites;
 mod events;
 mod optimizer_state;
 mod run;
