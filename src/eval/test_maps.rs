@@ -87,8 +87,11 @@ pub fn score_test_set(
     )
 }
 
+/// One test image's scoring: its maps, or why it could not be read.
+type ImageResult = Result<ScoredTest, DataError>;
+
 /// `score_test_set` on the threads of `config`. Results come back in the test set's order, each
-/// image computed exactly as a single thread would.
+/// image computed by the same operations as on one thread.
 pub fn score_test_set_with(
     config: ScoringConfig,
     explainer: &Explainer,
@@ -98,62 +101,27 @@ pub fn score_test_set_with(
     progress: &mut dyn FnMut(usize, usize),
     cancel: Option<&AtomicBool>,
 ) -> Result<(Vec<ScoredTest>, Vec<String>), EvalError> {
-    let total = category.test.len();
-    if total == 0 {
+    if category.test.is_empty() {
         return Err(EvalError::NoTestSet(category.root.clone()));
     }
     let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
-    let mut results: Vec<Option<Result<ScoredTest, DataError>>> = Vec::new();
-    results.resize_with(total, || None);
-    let workers = config.workers.clamp(1, total);
-    if workers == 1 {
-        for (n, test) in category.test.iter().enumerate() {
-            if cancelled() {
-                return Err(EvalError::Cancelled);
-            }
-            results[n] = Some(score_test_image(
-                explainer,
-                test,
-                methods,
-                stage,
-                &mut || {},
-            ));
-            progress(n + 1, total);
-        }
-    } else {
-        let next = AtomicUsize::new(0);
-        let (sender, receiver) = mpsc::channel();
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let (sender, next) = (sender.clone(), &next);
-                let mine = explainer.clone();
-                scope.spawn(move || {
-                    loop {
-                        let n = next.fetch_add(1, Ordering::Relaxed);
-                        if n >= total || cancelled() {
-                            break;
-                        }
-                        let test = &category.test[n];
-                        let scored = score_test_image(&mine, test, methods, stage, &mut || {});
-                        if sender.send((n, scored)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(sender);
-            for (done, (n, scored)) in receiver.iter().enumerate() {
-                results[n] = Some(scored);
-                progress(done + 1, total);
-            }
-        });
-        if results.iter().any(Option::is_none) {
-            return Err(EvalError::Cancelled);
-        }
-    }
-    let mut scored = Vec::with_capacity(total);
+    let score = |explainer: &Explainer, test: &TestImage| {
+        score_test_image(explainer, test, methods, stage, &mut || {})
+    };
+    let results = match config.workers.clamp(1, category.test.len()) {
+        1 => in_order(&category.test, explainer, &score, progress, &cancelled)?,
+        workers => on_threads(
+            workers,
+            &category.test,
+            explainer,
+            &score,
+            progress,
+            &cancelled,
+        )?,
+    };
+    let mut scored = Vec::with_capacity(results.len());
     let mut notes = Vec::new();
-    for result in results.into_iter().flatten() {
+    for result in results {
         match result {
             Ok(s) => scored.push(s),
             Err(problem) => {
@@ -168,6 +136,68 @@ pub fn score_test_set_with(
         ));
     }
     Ok((scored, notes))
+}
+
+/// Scores `tests` one after another in the caller's thread.
+fn in_order(
+    tests: &[TestImage],
+    explainer: &Explainer,
+    score: &(dyn Fn(&Explainer, &TestImage) -> ImageResult + Sync),
+    progress: &mut dyn FnMut(usize, usize),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<ImageResult>, EvalError> {
+    let mut results = Vec::with_capacity(tests.len());
+    for test in tests {
+        if cancelled() {
+            return Err(EvalError::Cancelled);
+        }
+        results.push(score(explainer, test));
+        progress(results.len(), tests.len());
+    }
+    Ok(results)
+}
+
+/// Scores `tests` on `workers` threads, each taking the next unscored image with its own copy
+/// of the explainer; progress is reported from the caller's thread as images finish.
+fn on_threads(
+    workers: usize,
+    tests: &[TestImage],
+    explainer: &Explainer,
+    score: &(dyn Fn(&Explainer, &TestImage) -> ImageResult + Sync),
+    progress: &mut dyn FnMut(usize, usize),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<ImageResult>, EvalError> {
+    let mut results: Vec<Option<ImageResult>> = Vec::new();
+    results.resize_with(tests.len(), || None);
+    let next = AtomicUsize::new(0);
+    let (sender, receiver) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (sender, next) = (sender.clone(), &next);
+            let mine = explainer.clone();
+            scope.spawn(move || {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= tests.len() || cancelled() {
+                        break;
+                    }
+                    if sender.send((n, score(&mine, &tests[n]))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for (done, (n, result)) in receiver.iter().enumerate() {
+            results[n] = Some(result);
+            progress(done + 1, tests.len());
+        }
+    });
+    // A worker stops early only when cancelled.
+    results
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or(EvalError::Cancelled)
 }
 
 /// Every method's map of one test image, and its ground truth; the error names the image or mask
