@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use vaelens::explain::DEFAULT_METHOD;
+
 fn vaelens(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vaelens"))
         .args(args)
@@ -99,12 +101,16 @@ fn train_explain_eval_export_on_sample_data() {
         "cpu",
     ]);
     let dir = maps.join("scratch").join("000");
+    let (default_map, default_overlay) = (
+        format!("{DEFAULT_METHOD}.tiff"),
+        format!("{DEFAULT_METHOD}_overlay.png"),
+    );
     for name in [
         "dim_00.tiff",
         "dim_03.tiff",
         "overall.tiff",
-        "feature-distance.tiff",
-        "feature-distance_overlay.png",
+        default_map.as_str(),
+        default_overlay.as_str(),
     ] {
         assert!(dir.join(name).is_file(), "missing {name}");
     }
@@ -146,13 +152,20 @@ fn train_explain_eval_export_on_sample_data() {
     assert!(
         table.contains("gradcam-mu")
             && table.contains("recon")
-            && table.contains("feature-distance"),
+            && table.contains("feature-distance")
+            && table.contains("feature-knn"),
         "{table}"
     );
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     for key in ["pixel_auroc", "au_pro", "image_auroc", "f1_max"] {
         assert!(json[key].is_number(), "top-level {key} missing: {json}");
-        for method in ["gradcam-mu", "gradcam-diff", "recon", "feature-distance"] {
+        for method in [
+            "gradcam-mu",
+            "gradcam-diff",
+            "recon",
+            "feature-distance",
+            "feature-knn",
+        ] {
             assert!(json["methods"][method][key].is_number(), "{method}.{key}");
         }
         for defect in ["scratch", "stain", "foreign", "hole"] {

@@ -18,7 +18,7 @@ pub use methods::{
     AnomalyMap, AnomalyMethod, DEFAULT_METHOD, MethodId, PAPER_METHOD, anomaly_method,
     anomaly_methods,
 };
-pub use nearest::nearest_distances;
+pub use nearest::{nearest_distances, nearest_distances_chunked};
 pub use stats::NormalStats;
 
 use burn::prelude::*;
