@@ -15,6 +15,8 @@ use super::{BackendArg, progress};
 
 /// The traversal grid's file name in a run folder.
 const TRAVERSAL_FILE: &str = "traversal.png";
+/// Steps between two progress lines when stderr is not a terminal.
+const LOG_EVERY: usize = 50;
 
 #[derive(Args, Debug)]
 pub struct DspritesArgs {
@@ -123,6 +125,13 @@ fn train(args: DspritesTrainArgs) -> anyhow::Result<()> {
             message.push_str(&format!(" L_AD {l_ad:.3}"));
         }
         message.push_str(&format!(" {:.2} steps/s", report.steps_per_second));
+        // Without a terminal the bar is hidden: a line every LOG_EVERY steps instead.
+        if bar.is_hidden() && (t.step == 1 || t.step.is_multiple_of(LOG_EVERY)) {
+            eprintln!(
+                "step {}/{}: loss {:.1} {message}",
+                t.step, report.steps, t.loss
+            );
+        }
         bar.set_position(t.step as u64);
         bar.set_message(message);
     })?;

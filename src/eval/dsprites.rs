@@ -164,7 +164,7 @@ pub fn traversal_grid(model: &Vae, device: &Device) -> RgbaImage {
     let mut grid = RgbaImage::from_pixel(
         cols as u32 * (side + gap) - gap,
         dims as u32 * (side + gap) - gap,
-        Rgba([40, 40, 40, 255]),
+        Rgba([110, 110, 110, 255]),
     );
     let plane = IMAGE_SIDE * IMAGE_SIDE;
     for (t, tile) in decoded.chunks(plane).enumerate() {
