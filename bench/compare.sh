@@ -6,16 +6,17 @@
 #   PYTHON=~/venvs/vaelens-bench/bin/python bench/compare.sh [--size 128] [--batch 32] ...
 #
 # Options are passed to both sides. Environment: PYTHON (a Python with torch; see docs/speed.md),
-# THREADS (CPU threads of each side, default 2), ROUNDS (default 3), PEAK_GFLOP_S (the CPU's
-# peak, for the percentage; default 190: 2 cores x 3 GHz x 32 single-precision FLOP per cycle
-# with AVX2 and two FMA units). Builds speed_bench in the dev profile (CARGO_TARGET_DIR is used).
+# THREADS (CPU threads of each side, default 2), ROUNDS (default 3), PEAK_GFLOP_S (the peak of
+# THREADS cores, for the percentage; default 95 per thread: 3 GHz x 32 single-precision FLOP per
+# cycle with AVX2 and two FMA units). Builds speed_bench in the dev profile (CARGO_TARGET_DIR is
+# used).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 THREADS=${THREADS:-2}
 ROUNDS=${ROUNDS:-3}
-PEAK_GFLOP_S=${PEAK_GFLOP_S:-190}
+PEAK_GFLOP_S=${PEAK_GFLOP_S:-$((95 * THREADS))}
 
 if ! "$PYTHON" -c 'import torch' 2>/dev/null; then
     echo "compare.sh: $PYTHON cannot import torch; set PYTHON to a Python with torch (docs/speed.md)" >&2
