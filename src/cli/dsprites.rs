@@ -149,7 +149,10 @@ fn train(args: DspritesTrainArgs) -> anyhow::Result<()> {
 fn eval(args: DspritesEvalArgs) -> anyhow::Result<()> {
     let backend = args.backend.open()?;
     let record = DspritesRun::load(&args.run)?;
-    let model = Checkpoint::load_run(&args.run)?.build(&backend.device)?;
+    // Scoring needs no gradients, and forward passes on an autodiff device keep their graphs
+    // (an evaluation grew to 13 GB and was killed).
+    let device = backend.device.clone().without_autodiff();
+    let model = Checkpoint::load_run(&args.run)?.build(&device)?;
     let mut config = DspritesEvalConfig {
         seed: args.seed,
         ..Default::default()
@@ -159,14 +162,14 @@ fn eval(args: DspritesEvalArgs) -> anyhow::Result<()> {
     config.factorvae.variance_samples = args.samples;
     config.mig.samples = args.samples;
     config.reconstruction_samples = args.samples.min(config.reconstruction_samples);
-    let report = evaluate_dsprites(&model, &backend.device, &config);
+    let report = evaluate_dsprites(&model, &device, &config);
     let mut json = serde_json::to_value(&report)?;
     json["model"] = serde_json::to_value(record.config.model)?;
     json["steps"] = record.steps_done.into();
     json["train_seed"] = record.config.seed.into();
     let bytes = serde_json::to_vec_pretty(&json)?;
     vaelens::fsx::write_bytes_atomic(&args.report, &bytes)?;
-    write_grid(&model, &backend.device, &args.run)?;
+    write_grid(&model, &device, &args.run)?;
     println!(
         "FactorVAE score {:.3}, MIG {:.3}, reconstruction {:.1} nats, {} active units",
         report.factorvae_score, report.mig, report.reconstruction, report.active_units
