@@ -618,3 +618,48 @@ fn checkpoint_errors_name_the_file_once() {
     assert!(message.contains("dtype"), "{message}");
     assert_eq!(mentions(&message, &dtype), 1, "{message}");
 }
+
+/// The bundled model carries no feature-knn memory: `explain` fits it over the training images
+/// of the category an MVTec test image belongs to, and says so; a loose image gets a warning.
+#[test]
+fn explain_fits_what_the_checkpoint_lacks_from_the_images_category() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = sample().join("test/hole/000.png");
+    let model = bundled_model();
+    let out = tmp.path().join("maps");
+    let args = ["explain", "--run", s(&model), s(&image), "--out", s(&out)];
+    let run = vaelens(&[&args[..], &["--backend", "cpu"]].concat());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("feature-knn's memory") && stderr.contains("80 training images"),
+        "{stderr}"
+    );
+    let map = vaelens::render::load_float_tiff(&out.join("hole/000/feature-knn.tiff")).unwrap();
+    let (lo, hi) = map
+        .pixels()
+        .map(|p| p.0[0])
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    assert!(hi > lo + 1e-3, "the map is flat: {lo}..{hi}");
+
+    let loose = tmp.path().join("loose");
+    std::fs::create_dir_all(&loose).unwrap();
+    std::fs::copy(&image, loose.join("000.png")).unwrap();
+    let loose_image = loose.join("000.png");
+    let out = tmp.path().join("loose_maps");
+    let args = [
+        "explain",
+        "--run",
+        s(&model),
+        s(&loose_image),
+        "--out",
+        s(&out),
+    ];
+    let run = vaelens(&[&args[..], &["--backend", "cpu"]].concat());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("will be flat") && stderr.contains("--data"),
+        "{stderr}"
+    );
+}

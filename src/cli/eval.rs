@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use vaelens::data::{Category, TrainSet};
+use vaelens::data::Category;
 use vaelens::eval::{
     ConstantBaseline, FOLDER_MAPS, MeanImageBaseline, Report, load_maps_dir, score_test_set,
 };
-use vaelens::explain::{DEFAULT_METHOD, Explainer, MethodId, anomaly_methods};
+use vaelens::explain::{DEFAULT_METHOD, MethodId, anomaly_methods};
 
 use super::{BackendArg, ModelSource, progress};
 
@@ -47,7 +47,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             let mut explainer = checkpoint.explainer(&backend.device)?;
             let mut notes = category.notes.clone();
             if explainer.stats.incomplete() {
-                notes.push(refresh_stats(&mut explainer, &category)?);
+                notes.push(super::refresh_stats(&mut explainer, &category)?);
             }
             let stage = super::stage_arg(args.layer, &explainer)?;
             let mut methods = anomaly_methods();
@@ -97,24 +97,4 @@ fn check_report_path(report: &Path) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     vaelens::fsx::ensure_writable_dir(folder).context("cannot write the report")
-}
-
-/// Fits what the checkpoint's statistics lack over the category's training images (PyTorch
-/// weights, runs written before feature statistics or feature-knn's memory existed). Returns a
-/// note saying so.
-fn refresh_stats(explainer: &mut Explainer, category: &Category) -> anyhow::Result<String> {
-    let (channels, size) = (explainer.config.channels, explainer.image_size());
-    let set = TrainSet::load(&category.train, channels, size as u32, &mut |_, _| {})?;
-    let fitted = explainer.stats.fill_missing(
-        &explainer.model,
-        &set,
-        explainer.tiling,
-        &explainer.device,
-    )?;
-    Ok(format!(
-        "the weights lacked {}: fitted over the {} training images of {}",
-        fitted.join(" and "),
-        set.n,
-        category.root.display()
-    ))
 }

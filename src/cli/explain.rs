@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use vaelens::data::{load_image, to_model_input};
+use vaelens::data::{Category, load_image, to_model_input};
 use vaelens::explain::cam::{DEFAULT_CAM, cam_method, cam_methods};
 use vaelens::explain::{AttentionTarget, DEFAULT_METHOD, anomaly_method};
 use vaelens::map::resize_bilinear;
@@ -37,6 +37,11 @@ pub struct ExplainArgs {
     /// CAM rule of the per-dimension attention maps: the paper's Grad-CAM, LayerCAM or Grad-CAM++.
     #[arg(long, default_value = DEFAULT_CAM, value_parser = cam_parser())]
     pub cam: String,
+    /// Data set whose training images fit what the checkpoint lacks (feature-knn's memory, the
+    /// feature Gaussians), e.g. for the bundled model. Default: the MVTec category of the first
+    /// image (CATEGORY/test/<kind>/<image>), when it has a train folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Anomaly map to write beside the attention maps.
     #[arg(long, default_value = DEFAULT_METHOD.as_str(), value_parser = super::method_parser())]
     pub method: String,
@@ -62,7 +67,20 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     }
     vaelens::fsx::ensure_writable_dir(&args.out).context("cannot write the maps")?;
     let backend = args.backend.open()?;
-    let explainer = checkpoint.explainer(&backend.device)?;
+    let mut explainer = checkpoint.explainer(&backend.device)?;
+    if explainer.stats.incomplete() {
+        match args.data.clone().or_else(|| category_of(&args.images[0])) {
+            Some(dir) => {
+                let category = Category::discover(&dir)?;
+                eprintln!("note: {}", super::refresh_stats(&mut explainer, &category)?);
+            }
+            None => eprintln!(
+                "warning: the checkpoint has no feature statistics or feature-knn memory and no \
+                 training images were found to fit them: feature-knn and feature-distance maps \
+                 will be flat; pass --data <CATEGORY_DIR>"
+            ),
+        }
+    }
     let stage = super::stage_arg(args.layer, &explainer)?;
     let cam = cam_method(&args.cam).expect("clap checked the name");
     let (size, channels) = (explainer.image_size() as u32, explainer.config.channels);
@@ -99,6 +117,15 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// The category folder of an MVTec test image, CATEGORY/test/<kind>/<image>, if it has a train
+/// folder.
+fn category_of(image: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(image).ok()?;
+    let test = absolute.parent()?.parent()?;
+    let root = test.parent()?;
+    (test.file_name()? == "test" && root.join("train").is_dir()).then(|| root.to_path_buf())
 }
 
 /// The folder of each image's maps: `out/<the image's folder>/<stem>`; an error names two images

@@ -62,7 +62,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         vaelens::checkpoint::Checkpoint::load_run(&args.run)?
     };
     let backend = args.backend.open()?;
-    let explainer = checkpoint.explainer(&backend.device)?;
+    let mut explainer = checkpoint.explainer(&backend.device)?;
+    if explainer.stats.incomplete() {
+        eprintln!("note: {}", super::refresh_stats(&mut explainer, &category)?);
+    }
     let stage = super::stage_arg(args.layer, &explainer)?;
     let method = anomaly_method(&args.method).expect("clap checked the name");
     let id = MethodId::of(method.as_ref());

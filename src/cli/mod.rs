@@ -196,3 +196,27 @@ fn stem(path: &std::path::Path) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "image".into())
 }
+
+/// Fits what the checkpoint's statistics lack over the category's training images (PyTorch
+/// weights, runs written before feature statistics or feature-knn's memory existed). Returns a
+/// note saying so.
+pub(crate) fn refresh_stats(
+    explainer: &mut vaelens::explain::Explainer,
+    category: &vaelens::data::Category,
+) -> anyhow::Result<String> {
+    let (channels, size) = (explainer.config.channels, explainer.image_size());
+    let set =
+        vaelens::data::TrainSet::load(&category.train, channels, size as u32, &mut |_, _| {})?;
+    let fitted = explainer.stats.fill_missing(
+        &explainer.model,
+        &set,
+        explainer.tiling,
+        &explainer.device,
+    )?;
+    Ok(format!(
+        "the weights lacked {}: fitted over the {} training images of {}",
+        fitted.join(" and "),
+        set.n,
+        category.root.display()
+    ))
+}
