@@ -162,7 +162,13 @@ fn eval(args: DspritesEvalArgs) -> anyhow::Result<()> {
     config.factorvae.variance_samples = args.samples;
     config.mig.samples = args.samples;
     config.reconstruction_samples = args.samples.min(config.reconstruction_samples);
-    let report = evaluate_dsprites(&model, &device, &config);
+    let bar = progress::bar(config.total_images() as u64, "encoding");
+    let report = evaluate_dsprites(&model, &device, &config, &mut |done, _| {
+        bar.set_position(done as u64);
+        true
+    })
+    .ok_or_else(|| anyhow::anyhow!("the evaluation stopped before it finished"))?;
+    bar.finish_and_clear();
     let mut json = serde_json::to_value(&report)?;
     json["model"] = serde_json::to_value(record.config.model)?;
     json["steps"] = record.steps_done.into();

@@ -33,7 +33,8 @@ pub struct Cli {
 /// Arguments of the explorer window (no subcommand).
 #[derive(Args, Debug, Clone, Default)]
 pub struct GuiArgs {
-    /// Data folder to open in the explorer (default: the bundled sample data).
+    /// Data folder to open in the explorer (default: the bundled sample data); `dsprites:` opens
+    /// the built-in dSprites set.
     pub data_dir: Option<PathBuf>,
     /// Checkpoint to load: a single `.safetensors` file or a run folder (default: the bundled model).
     #[arg(long)]

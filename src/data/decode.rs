@@ -26,8 +26,17 @@ pub fn is_image_path(path: &Path) -> bool {
 }
 
 /// Decodes an image file. The format is taken from the file's content (falling back to the
-/// extension); palette PNGs are expanded to RGB(A), 16-bit images keep 16 bits.
+/// extension); palette PNGs are expanded to RGB(A), 16-bit images keep 16 bits. Paths under the
+/// dSprites gallery's virtual root are rendered from the factors they name.
 pub fn load_image(path: &Path) -> Result<DynamicImage, DataError> {
+    if super::dsprites::is_gallery_path(path) {
+        return super::dsprites::parse_gallery_path(path)
+            .map(super::dsprites::render_image)
+            .ok_or_else(|| DataError::Decode {
+                path: path.to_path_buf(),
+                reason: "not an image of the dSprites gallery (shape-scaleS-rotR-xX-yY.png)".into(),
+            });
+    }
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => DataError::NotFound {
             path: path.to_path_buf(),

@@ -8,12 +8,14 @@ use image::RgbaImage;
 
 use crate::checkpoint::Checkpoint;
 use crate::data::Category;
+use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport};
 use crate::eval::{Report, ScoredTest};
 use crate::explain::{AttentionMaps, MethodId};
 use crate::metrics::Evaluation;
 use crate::model::VaeConfig;
 use crate::render::OverlayOptions;
 use crate::run::{RunError, RunOptions};
+use crate::train::dsprites::{DspritesRun, DspritesTrainConfig, StepReport};
 use crate::train::{EpochSummary, TrainEvent};
 
 /// Requests from the window.
@@ -21,6 +23,8 @@ use crate::train::{EpochSummary, TrainEvent};
 pub enum Command {
     /// Discover a data set folder (one MVTec category or a plain folder of images).
     OpenData(PathBuf),
+    /// Open the built-in dSprites gallery (no folder: rendered on demand).
+    OpenDsprites,
     /// Load a single-file checkpoint (`*.safetensors`) or a run directory.
     LoadModel(PathBuf),
     /// Save the current model as a single-file checkpoint (the window asked before overwriting).
@@ -51,6 +55,14 @@ pub enum Command {
         stage: usize,
     },
     StartTraining(TrainRequest),
+    /// Train beta-VAE, FactorVAE or AD-FactorVAE on dSprites (pause, resume and stop as for
+    /// `StartTraining`).
+    StartDspritesTraining(DspritesTrainRequest),
+    /// FactorVAE score, MIG, reconstruction and active units of the model in use, in a thread
+    /// of its own; answered by progress and a `Disentanglement` event.
+    EvaluateDisentanglement(DspritesEvalConfig),
+    /// Stops the disentanglement evaluation under way (its figures are dropped).
+    CancelDisentanglement,
     /// Pause, resume and stop act at once (see `engine::control`), answered by a
     /// `TrainingStatus` event.
     PauseTraining,
@@ -83,6 +95,16 @@ pub enum Command {
     /// Sent by the training thread when it ends.
     #[doc(hidden)]
     TrainingEnded(Result<(Box<Checkpoint>, bool), RunError>),
+    /// Sent by the dSprites training thread when it ends: its run folder and record, or why it
+    /// failed.
+    #[doc(hidden)]
+    DspritesTrainingEnded(PathBuf, Result<(DspritesRun, bool), String>),
+    /// Sent by the disentanglement thread: its figures (None when cancelled) for job `ticket`.
+    #[doc(hidden)]
+    DisentanglementDone {
+        ticket: u64,
+        result: Result<Option<DspritesReport>, String>,
+    },
     /// Sent by the evaluation thread: the scored test set with its report, for scoring job
     /// `ticket`.
     #[doc(hidden)]
@@ -99,6 +121,13 @@ pub struct TrainRequest {
     pub run_dir: PathBuf,
     /// Continue from the loaded model (its architecture and epoch count) instead of starting anew.
     pub resume: bool,
+}
+
+/// A dSprites training run as the window configures it.
+#[derive(Debug, Clone)]
+pub struct DspritesTrainRequest {
+    pub config: DspritesTrainConfig,
+    pub run_dir: PathBuf,
 }
 
 /// Answers and progress from the worker.
@@ -135,6 +164,17 @@ pub enum Event {
     },
     Scored(Arc<ScoredSet>),
     Train(TrainEvent),
+    /// One dSprites training step: its loss terms and the run's pace.
+    DspritesStep(StepReport),
+    DisentanglementProgress {
+        done: usize,
+        total: usize,
+    },
+    /// The disentanglement figures of the model of `generation`.
+    Disentanglement {
+        generation: u64,
+        report: Arc<DspritesReport>,
+    },
     Training(TrainingStatus),
     ExportProgress {
         done: usize,

@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 pub use messages::{
-    Command, DataSummary, Event, Explained, GroupSummary, ModelInfo, ScoredSet, TrainRequest,
-    TrainingStatus,
+    Command, DataSummary, DspritesTrainRequest, Event, Explained, GroupSummary, ModelInfo,
+    ScoredSet, TrainRequest, TrainingStatus,
 };
 
 use crate::backend::{Backend, BackendChoice};

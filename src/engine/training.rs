@@ -96,6 +96,15 @@ impl TrainingHandle {
         }
     }
 
+    /// A run in the thread `trainer`, which began `control` and reports through its own events.
+    pub fn from_thread(control: TrainingControl, trainer: JoinHandle<()>) -> Self {
+        Self {
+            control,
+            trainer: Some(trainer),
+            forwarder: None,
+        }
+    }
+
     /// Stops and waits until the checkpoint is written.
     pub fn stop_and_join(&mut self) {
         self.control.stop();

@@ -3,6 +3,8 @@
 //! between methods and batches of windows, interactive requests that arrived are served at once;
 //! other commands wait for the image to finish.
 
+mod dsprites;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -81,6 +83,7 @@ pub struct Worker {
     tickets: u64,
     scored: Option<Arc<ScoredSet>>,
     training: Option<TrainingHandle>,
+    disentangling: Option<dsprites::Disentangling>,
 }
 
 impl Worker {
@@ -110,6 +113,7 @@ impl Worker {
             tickets: 0,
             scored: None,
             training: None,
+            disentangling: None,
         }
     }
 
@@ -162,6 +166,16 @@ impl Worker {
         }
         match command {
             Command::OpenData(dir) => self.open_data(&dir),
+            Command::OpenDsprites => self.open_dsprites(),
+            Command::StartDspritesTraining(request) => self.start_dsprites_training(request),
+            Command::DspritesTrainingEnded(run_dir, result) => {
+                self.dsprites_training_ended(run_dir, result)
+            }
+            Command::EvaluateDisentanglement(config) => self.evaluate_disentanglement(config),
+            Command::CancelDisentanglement => self.cancel_disentanglement(),
+            Command::DisentanglementDone { ticket, result } => {
+                self.disentanglement_done(ticket, result)
+            }
             Command::LoadModel(path) => self.load_model(&path),
             Command::SaveModel(path) => self.save_model(&path),
             Command::Score { stage } => self.start_scoring(stage),
@@ -231,6 +245,12 @@ impl Worker {
                 return;
             }
         };
+        self.install_category(category);
+    }
+
+    /// Makes `category` the data in use: its summary and thumbnails go to the window, and every
+    /// result of the previous one is dropped.
+    fn install_category(&mut self, category: Category) {
         let mut groups = vec![GroupSummary {
             name: "train".into(),
             images: category.train.clone(),

@@ -73,12 +73,43 @@ fn encode(model: &Vae, factors: &[Vec<usize>], device: &Device) -> Vec<Vec<f32>>
     to_host(mu).chunks(dims).map(<[f32]>::to_vec).collect()
 }
 
+impl DspritesEvalConfig {
+    /// Images the whole evaluation encodes (the unit of its progress).
+    pub fn total_images(&self) -> usize {
+        let f = &self.factorvae;
+        f.variance_samples
+            + (f.train_votes + f.eval_votes) * f.batch
+            + self.mig.samples
+            + self.reconstruction_samples
+    }
+}
+
+/// Told the images encoded so far and the total; answers whether to go on.
+pub type EvalProgress<'a> = dyn FnMut(usize, usize) -> bool + 'a;
+
+/// Every figure of `model`, or None when `progress` asked to stop.
 pub fn evaluate_dsprites(
     model: &Vae,
     device: &Device,
     config: &DspritesEvalConfig,
-) -> DspritesReport {
-    let mut encoder = |f: &[Vec<usize>]| encode(model, f, device);
+    progress: &mut EvalProgress<'_>,
+) -> Option<DspritesReport> {
+    let total = config.total_images();
+    let mut done = 0;
+    let mut stopped = false;
+    let mut dims = None;
+    let mut encoder = |f: &[Vec<usize>]| {
+        stopped = stopped || !progress(done, total);
+        done += f.len();
+        if let (true, Some(d)) = (stopped, dims) {
+            // The metrics still ask for the rest; zeros end them quickly, and the result is
+            // dropped.
+            return vec![vec![0.0; d]; f.len()];
+        }
+        let codes = encode(model, f, device);
+        dims = codes.first().map(Vec::len);
+        codes
+    };
     let factorvae = factorvae_score(&FACTOR_SIZES, &mut encoder, &config.factorvae, config.seed);
     let mig = mig(
         &FACTOR_SIZES,
@@ -86,8 +117,12 @@ pub fn evaluate_dsprites(
         &config.mig,
         config.seed.wrapping_add(1),
     );
+    if stopped || !progress(done, total) {
+        return None;
+    }
     let (reconstruction, active_units) = reconstruction_and_active_units(model, device, config);
-    DspritesReport {
+    progress(total, total);
+    Some(DspritesReport {
         factorvae_score: factorvae.score,
         mig: mig.mig,
         reconstruction,
@@ -95,7 +130,7 @@ pub fn evaluate_dsprites(
         factorvae,
         mig_per_factor: mig.per_factor,
         config: config.clone(),
-    }
+    })
 }
 
 fn reconstruction_and_active_units(

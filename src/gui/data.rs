@@ -12,6 +12,7 @@ use image::RgbaImage;
 
 use super::shared::Shared;
 use super::textures;
+use crate::data::dsprites::GALLERY_ROOT;
 
 /// Answers faster than this come from a dialog that never showed: no person cancels that fast.
 const NO_DIALOG: Duration = Duration::from_millis(700);
@@ -138,6 +139,19 @@ impl DataPanel {
             ui.colored_label(ui.visuals().warn_fg_color, note);
         }
         ui.small("...or drop a folder (or a .safetensors checkpoint) onto the window.");
+        ui.horizontal(|ui| {
+            if ui
+                .button("Open dSprites (built in)")
+                .on_hover_text(
+                    "The disentanglement benchmark of the paper's second half, rendered on                      demand: train beta-VAE, FactorVAE or AD-FactorVAE on it in the Training                      panel and read the FactorVAE score and MIG in the Metrics panel",
+                )
+                .clicked()
+            {
+                self.path_text = GALLERY_ROOT.into();
+                shared.open_data(std::path::Path::new(GALLERY_ROOT));
+            }
+            ui.small("(also `vaelens dsprites:` on the command line)");
+        });
         if !self.categories.is_empty() {
             ui.separator();
             ui.label("This folder holds several categories; pick one:");

@@ -6,6 +6,8 @@ mod anomaly;
 mod attention;
 mod colorbar;
 mod data;
+mod disentanglement;
+mod dsprites_training;
 mod metrics;
 mod output_paths;
 mod shared;
@@ -25,6 +27,7 @@ use eframe::egui;
 pub use anomaly::AnomalyPanel;
 pub use attention::{AttentionPanel, SortBy};
 pub use data::DataPanel;
+pub use dsprites_training::DspritesTrainingPanel;
 pub use metrics::MetricsPanel;
 pub use output_paths::OutputPaths;
 pub use shared::{Action, Shared};
@@ -33,6 +36,7 @@ pub use training::TrainingPanel;
 pub use traversal::TraversalPanel;
 
 use crate::backend::BackendChoice;
+use crate::data::dsprites::is_gallery_path;
 use crate::engine::{BackendSource, Command, Engine, Event, TrainingStatus};
 
 /// How the window starts.
@@ -139,6 +143,7 @@ pub struct App {
     pub tab: Tab,
     pub data: DataPanel,
     pub training: TrainingPanel,
+    pub dsprites_training: DspritesTrainingPanel,
     pub attention: AttentionPanel,
     pub traversal: TraversalPanel,
     pub anomaly: AnomalyPanel,
@@ -187,6 +192,7 @@ impl App {
             tab: options.tab,
             data: DataPanel::default(),
             training: TrainingPanel::default(),
+            dsprites_training: DspritesTrainingPanel::default(),
             attention: AttentionPanel::default(),
             traversal: TraversalPanel::default(),
             anomaly: AnomalyPanel::default(),
@@ -209,7 +215,7 @@ impl App {
         use output_paths::follow_default;
         let old = std::mem::replace(&mut self.outputs, new);
         let new = &self.outputs;
-        let fields: [(&mut String, PathBuf, PathBuf); 7] = [
+        let fields: [(&mut String, PathBuf, PathBuf); 8] = [
             (
                 &mut self.shared.screenshot_path,
                 old.screenshot(),
@@ -224,6 +230,11 @@ impl App {
                 new.traversal_grid(),
             ),
             (&mut self.training.run_dir, old.run_dir(), new.run_dir()),
+            (
+                &mut self.dsprites_training.run_dir,
+                old.run_dir(),
+                new.run_dir(),
+            ),
             (
                 &mut self.training.save_path,
                 old.checkpoint(),
@@ -250,6 +261,8 @@ impl App {
             .data_dir
             .clone()
             .or_else(|| bundled("sample_data/brick"));
+        // The bundled model reads bricks, not sprites: dSprites starts without one.
+        let dsprites = data.as_deref().is_some_and(is_gallery_path);
         match data {
             Some(dir) => {
                 self.shared.open_data(&dir);
@@ -261,7 +274,7 @@ impl App {
             .options
             .model
             .clone()
-            .or_else(|| bundled("assets/brick.safetensors"));
+            .or_else(|| (!dsprites).then(|| bundled("assets/brick.safetensors"))?);
         match model {
             Some(path) => {
                 self.send(Command::LoadModel(path.clone()));
@@ -316,6 +329,14 @@ impl App {
                 self.shared.set_scored(set);
             }
             Event::Train(event) => self.training.on_event(event),
+            Event::DspritesStep(report) => self.dsprites_training.on_step(report),
+            Event::DisentanglementProgress { done, total } => {
+                self.shared.disentangling = Some((done, total));
+            }
+            Event::Disentanglement { generation, report } => {
+                self.shared.disentangling = None;
+                self.shared.disentanglement = Some((generation, report));
+            }
             Event::Training(status) => {
                 if let TrainingStatus::Ended(how) = &status {
                     self.shared.info(format!("training {how}"));
@@ -388,6 +409,7 @@ impl App {
                 });
             }
             Write::Train(request) => self.send(Command::StartTraining(*request)),
+            Write::DspritesTrain(request) => self.send(Command::StartDspritesTraining(*request)),
         }
     }
 
@@ -518,7 +540,10 @@ impl App {
         match answer {
             Some(true) => self.shared.actions.push(Action::Confirmed(write)),
             Some(false) => {
-                if matches!(write, shared::Write::Train(_)) {
+                if matches!(
+                    write,
+                    shared::Write::Train(_) | shared::Write::DspritesTrain(_)
+                ) {
                     self.training.status = None;
                 }
                 self.shared.info("not overwritten");
@@ -576,12 +601,17 @@ impl eframe::App for App {
         }
         egui::CentralPanel::default().show(ui, |ui| match self.tab {
             Tab::Data => self.data.ui(ui, &mut self.shared),
+            Tab::Training if self.shared.is_dsprites() => {
+                self.dsprites_training
+                    .ui(ui, &mut self.shared, &mut self.training.status)
+            }
             Tab::Training => self.training.ui(ui, &mut self.shared),
             Tab::Attention => self.attention.ui(ui, &mut self.shared),
             Tab::Traversal => self
                 .traversal
                 .ui(ui, &mut self.shared, &self.attention.picked),
             Tab::Anomaly => self.anomaly.ui(ui, &mut self.shared),
+            Tab::Metrics if self.shared.is_dsprites() => disentanglement::ui(ui, &mut self.shared),
             Tab::Metrics => self.metrics.ui(ui, &mut self.shared, &mut self.anomaly),
         });
         if !matches!(self.tab, Tab::Data | Tab::Training | Tab::Metrics) {

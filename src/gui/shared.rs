@@ -7,7 +7,11 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use eframe::egui;
 
-use crate::engine::{Command, DataSummary, Explained, ModelInfo, ScoredSet, TrainRequest};
+use crate::data::dsprites::{GALLERY_ROOT, is_gallery_path};
+use crate::engine::{
+    Command, DataSummary, DspritesTrainRequest, Explained, ModelInfo, ScoredSet, TrainRequest,
+};
+use crate::eval::dsprites::DspritesReport;
 use crate::explain::cam::DEFAULT_CAM;
 
 /// A file the user asked to write; the app asks before replacing an existing one.
@@ -21,6 +25,8 @@ pub enum Write {
     Screenshot(PathBuf),
     /// A training run into a run directory that already holds a model.
     Train(Box<TrainRequest>),
+    /// A dSprites run into a run directory that already holds a model.
+    DspritesTrain(Box<DspritesTrainRequest>),
 }
 
 impl Write {
@@ -43,6 +49,7 @@ impl Write {
             | Write::Screenshot(p) => p.clone(),
             Write::AllOverlays(p) => p.clone(),
             Write::Train(r) => r.run_dir.join(crate::checkpoint::MODEL_FILE),
+            Write::DspritesTrain(r) => r.run_dir.join(crate::checkpoint::MODEL_FILE),
         }
     }
 }
@@ -83,6 +90,10 @@ pub struct Shared {
     pub confirm: Option<Write>,
     pub screenshot_path: String,
     pub report_path: String,
+    /// The disentanglement figures and the model generation they are of.
+    pub disentanglement: Option<(u64, Arc<DspritesReport>)>,
+    /// Images encoded so far and in all, while the figures are computed.
+    pub disentangling: Option<(usize, usize)>,
     /// Explain request in flight.
     requested: Option<ExplainRequest>,
     scoring_requested: Option<(usize, u64)>,
@@ -112,6 +123,8 @@ impl Shared {
             confirm: None,
             screenshot_path: String::new(),
             report_path: String::new(),
+            disentanglement: None,
+            disentangling: None,
             requested: None,
             scoring_requested: None,
             scroll_to_selected: false,
@@ -131,8 +144,20 @@ impl Shared {
         self.errors.push(text);
     }
 
+    /// Opens a data folder, or the built-in dSprites gallery for `dsprites:`.
     pub fn open_data(&mut self, dir: &Path) {
-        self.send(Command::OpenData(dir.to_path_buf()));
+        if is_gallery_path(dir) {
+            self.send(Command::OpenDsprites);
+        } else {
+            self.send(Command::OpenData(dir.to_path_buf()));
+        }
+    }
+
+    /// The open data set is the built-in dSprites gallery.
+    pub fn is_dsprites(&self) -> bool {
+        self.data
+            .as_ref()
+            .is_some_and(|d| d.category.root.as_os_str() == GALLERY_ROOT)
     }
 
     pub fn set_data(&mut self, summary: Arc<DataSummary>) {
@@ -256,6 +281,7 @@ impl Shared {
 
     pub fn is_busy(&self) -> bool {
         self.scoring.is_some()
+            || self.disentangling.is_some()
             || self.export.is_some()
             || (self.selected.is_some() && self.model.is_some() && self.explained.is_none())
     }

@@ -177,6 +177,8 @@ impl App {
             Tab::Traversal if shared.explained.is_none() || self.traversal.decoded.is_none() => {
                 Waiting(format!("the decoded latent of {}", selected()))
             }
+            // dSprites' figures are computed when asked for, not at start.
+            Tab::Metrics if shared.is_dsprites() => Ready,
             Tab::Anomaly | Tab::Metrics if data.category.test.is_empty() => Impossible(format!(
                 "{} has no test split (CAT/test/<defect>/): nothing to score",
                 data.category.root.display()

@@ -89,15 +89,7 @@ pub fn status_text(status: &TrainingStatus) -> String {
 
 impl TrainingPanel {
     pub fn is_active(&self) -> bool {
-        matches!(
-            self.status,
-            Some(
-                TrainingStatus::Loading
-                    | TrainingStatus::Running
-                    | TrainingStatus::Paused
-                    | TrainingStatus::Stopping
-            )
-        )
+        is_active(&self.status)
     }
 
     /// A loaded model shows its training history until a run starts.
@@ -398,31 +390,7 @@ impl TrainingPanel {
                     .actions
                     .push(Action::Write(Write::Train(Box::new(request))));
             }
-            let paused = self.status == Some(TrainingStatus::Paused);
-            let stopping = self.status == Some(TrainingStatus::Stopping);
-            if ui
-                .add_enabled(running && !paused && !stopping, egui::Button::new("Pause"))
-                .on_hover_text("Hold training after the current step; Resume continues it")
-                .clicked()
-            {
-                shared.actions.push(Action::Send(Command::PauseTraining));
-            }
-            if ui
-                .add_enabled(paused, egui::Button::new("Resume"))
-                .on_hover_text("Continue a paused run")
-                .clicked()
-            {
-                shared.actions.push(Action::Send(Command::ResumeTraining));
-            }
-            if ui
-                .add_enabled(running && !stopping, egui::Button::new("Stop"))
-                .on_hover_text(
-                    "End the run after the current step; its checkpoint is saved and loaded",
-                )
-                .clicked()
-            {
-                shared.actions.push(Action::Send(Command::StopTraining));
-            }
+            control_buttons(ui, shared, &self.status);
         });
         if let Some(status) = &self.status {
             ui.label(format!("Status: {}", status_text(status)));
@@ -542,7 +510,52 @@ impl TrainingPanel {
     }
 }
 
-fn format_eta(seconds: f64) -> String {
+/// A run is going: loading, running, paused or stopping.
+pub(super) fn is_active(status: &Option<TrainingStatus>) -> bool {
+    matches!(
+        status,
+        Some(
+            TrainingStatus::Loading
+                | TrainingStatus::Running
+                | TrainingStatus::Paused
+                | TrainingStatus::Stopping
+        )
+    )
+}
+
+/// Pause, Resume and Stop of the run under way.
+pub(super) fn control_buttons(
+    ui: &mut egui::Ui,
+    shared: &mut Shared,
+    status: &Option<TrainingStatus>,
+) {
+    let running = is_active(status);
+    let paused = *status == Some(TrainingStatus::Paused);
+    let stopping = *status == Some(TrainingStatus::Stopping);
+    if ui
+        .add_enabled(running && !paused && !stopping, egui::Button::new("Pause"))
+        .on_hover_text("Hold training after the current step; Resume continues it")
+        .clicked()
+    {
+        shared.actions.push(Action::Send(Command::PauseTraining));
+    }
+    if ui
+        .add_enabled(paused, egui::Button::new("Resume"))
+        .on_hover_text("Continue a paused run")
+        .clicked()
+    {
+        shared.actions.push(Action::Send(Command::ResumeTraining));
+    }
+    if ui
+        .add_enabled(running && !stopping, egui::Button::new("Stop"))
+        .on_hover_text("End the run after the current step; its checkpoint is saved and loaded")
+        .clicked()
+    {
+        shared.actions.push(Action::Send(Command::StopTraining));
+    }
+}
+
+pub(super) fn format_eta(seconds: f64) -> String {
     if !seconds.is_finite() {
         return "-".into();
     }

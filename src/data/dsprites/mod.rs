@@ -2,9 +2,14 @@
 //! ellipse or a heart over the full grid of five factors, rendered on demand from factor indices
 //! (docs/method.md §4). Nothing is held in memory but the batch being rendered.
 
+mod gallery;
 mod render;
 mod stream;
 
+pub use gallery::{
+    GALLERY_NAME, GALLERY_ROOT, gallery, gallery_path, is_gallery_path, parse_gallery_path,
+    render_image,
+};
 pub use render::{IMAGE_SIDE, render, render_into};
 pub use stream::{BatchStream, DspritesBatch, random_factors};
 

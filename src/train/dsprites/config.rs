@@ -21,6 +21,17 @@ pub enum DspritesModel {
 }
 
 impl DspritesModel {
+    pub const ALL: [DspritesModel; 3] = [Self::Beta, Self::Factor, Self::AdFactor];
+
+    /// The model's name as papers write it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Beta => "beta-VAE",
+            Self::Factor => "FactorVAE",
+            Self::AdFactor => "AD-FactorVAE",
+        }
+    }
+
     pub fn uses_discriminator(self) -> bool {
         matches!(self, Self::Factor | Self::AdFactor)
     }

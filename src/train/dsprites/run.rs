@@ -58,6 +58,8 @@ pub struct StepReport {
     pub terms: StepTerms,
     pub steps: usize,
     pub steps_per_second: f64,
+    /// The run folder's checkpoint was written after this step.
+    pub checkpoint: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,23 +149,24 @@ pub fn train_dsprites(
         }
         record.steps_done = step + 1;
         let elapsed = started.elapsed().as_secs_f64();
-        on_step(&StepReport {
-            terms: terms.clone(),
-            steps: config.steps,
-            steps_per_second: record.steps_done as f64 / elapsed.max(1e-9),
-        });
         if record.steps_done.is_multiple_of(HISTORY_EVERY) || record.steps_done == 1 {
-            record.history.push(terms);
+            record.history.push(terms.clone());
         }
         let stop = cancel.load(Ordering::Relaxed);
-        if stop
+        let checkpoint = stop
             || record
                 .steps_done
-                .is_multiple_of(config.checkpoint_every.max(1))
-        {
+                .is_multiple_of(config.checkpoint_every.max(1));
+        if checkpoint {
             record.seconds = elapsed;
             save(&model, &record, run_dir)?;
         }
+        on_step(&StepReport {
+            terms,
+            steps: config.steps,
+            steps_per_second: record.steps_done as f64 / elapsed.max(1e-9),
+            checkpoint,
+        });
         if stop {
             return Ok((model, record));
         }

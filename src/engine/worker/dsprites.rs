@@ -1,0 +1,202 @@
+//! dSprites in the worker: the gallery opened as a data set, training one of the three models in
+//! a thread of its own (pause, resume and stop as for any run), and the disentanglement figures
+//! of the model in use, computed in another thread with progress and cancel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{Worker, notify};
+use crate::data::dsprites::{GALLERY_NAME, GALLERY_ROOT, IMAGE_SIDE, gallery, gallery_path};
+use crate::data::{Category, LayoutKind};
+use crate::engine::messages::{Command, DspritesTrainRequest, Event, TrainingStatus};
+use crate::engine::training::TrainingHandle;
+use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport, evaluate_dsprites};
+use crate::train::dsprites::{DspritesRun, train_dsprites};
+
+/// A disentanglement evaluation under way.
+pub(super) struct Disentangling {
+    ticket: u64,
+    generation: u64,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Worker {
+    pub(super) fn open_dsprites(&mut self) {
+        let category = Category {
+            root: PathBuf::from(GALLERY_ROOT),
+            name: GALLERY_NAME.into(),
+            kind: LayoutKind::PlainFolder,
+            train: gallery().into_iter().map(gallery_path).collect(),
+            test: Vec::new(),
+            notes: vec![
+                "built in: a gallery of 72 sprites rendered on demand; training draws random \
+                 batches from the whole grid of 737,280 images"
+                    .into(),
+            ],
+        };
+        self.install_category(category);
+    }
+
+    pub(super) fn start_dsprites_training(&mut self, request: DspritesTrainRequest) {
+        if self.training.is_some() {
+            self.send(Event::Error(
+                "training is already running; stop it first".into(),
+            ));
+            return;
+        }
+        let control = self.control.clone();
+        control.begin();
+        let (backend, events, waker) = (
+            self.backend.clone(),
+            self.events.clone(),
+            self.waker.clone(),
+        );
+        let loopback = self.loopback.clone();
+        let thread_control = control.clone();
+        let trainer = std::thread::Builder::new()
+            .name("vaelens-train-dsprites".into())
+            .spawn(move || {
+                let DspritesTrainRequest { config, run_dir } = request;
+                notify(&events, &waker, Event::Training(TrainingStatus::Running));
+                let result = std::fs::create_dir_all(&run_dir)
+                    .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())
+                    .and_then(|()| {
+                        let cancel = thread_control.cancel_flag();
+                        train_dsprites(&config, &run_dir, &backend, cancel, &mut |report| {
+                            notify(&events, &waker, Event::DspritesStep(report.clone()));
+                            if report.checkpoint {
+                                let _ = loopback.send(Command::CheckpointWritten(run_dir.clone()));
+                            }
+                            // Pause holds the loop here, after the step.
+                            while thread_control.is_paused() {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                        })
+                        .map(|(_, run)| (run, thread_control.is_cancelled()))
+                        .map_err(|e| e.to_string())
+                    });
+                let _ = loopback.send(Command::DspritesTrainingEnded(run_dir, result));
+            })
+            .expect("the OS can start a thread");
+        self.training = Some(TrainingHandle::from_thread(control, trainer));
+    }
+
+    pub(super) fn dsprites_training_ended(
+        &mut self,
+        run_dir: PathBuf,
+        result: Result<(DspritesRun, bool), String>,
+    ) {
+        if let Some(mut training) = self.training.take() {
+            training.join();
+        }
+        let ended = result.and_then(|(run, cancelled)| {
+            let steps = run.steps_done;
+            let how = if cancelled {
+                format!("stopped after {steps} step(s); checkpoint saved")
+            } else {
+                format!("finished {steps} step(s)")
+            };
+            let source = format!("{} ({how}) {}", run.config.model.title(), run_dir.display());
+            crate::checkpoint::Checkpoint::load_run(&run_dir)
+                .and_then(|c| self.install_model(c, source))
+                .map_err(|e| e.to_string())?;
+            Ok(how)
+        });
+        match ended {
+            Ok(how) => self.send(Event::Training(TrainingStatus::Ended(how))),
+            Err(e) => {
+                self.send(Event::Error(format!("training failed: {e}")));
+                self.send(Event::Training(TrainingStatus::Ended(format!(
+                    "failed: {e}"
+                ))));
+            }
+        }
+    }
+
+    pub(super) fn evaluate_disentanglement(&mut self, config: DspritesEvalConfig) {
+        let Some(model) = &self.model else {
+            self.send(Event::Error(
+                "no model to evaluate: train or load one first".into(),
+            ));
+            return;
+        };
+        if self.disentangling.is_some() {
+            self.send(Event::Info(
+                "the disentanglement figures are already being computed".into(),
+            ));
+            return;
+        }
+        let c = &model.checkpoint.config;
+        if c.channels != 1 || c.input_size != IMAGE_SIDE {
+            self.send(Event::Error(format!(
+                "the disentanglement figures need a model of {IMAGE_SIDE} x {IMAGE_SIDE} gray \
+                 images (dSprites); this one takes {} x {} with {} channel(s)",
+                c.input_size, c.input_size, c.channels
+            )));
+            return;
+        }
+        self.tickets += 1;
+        let (ticket, generation) = (self.tickets, model.info.generation);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.disentangling = Some(Disentangling {
+            ticket,
+            generation,
+            cancel: cancel.clone(),
+        });
+        // Scoring needs no gradients, and forward passes on an autodiff device keep their graphs.
+        let device = self.backend.device.clone().without_autodiff();
+        let checkpoint = model.checkpoint.clone();
+        let (events, waker, loopback) = (
+            self.events.clone(),
+            self.waker.clone(),
+            self.loopback.clone(),
+        );
+        std::thread::Builder::new()
+            .name("vaelens-disentanglement".into())
+            .spawn(move || {
+                let result = checkpoint
+                    .build(&device)
+                    .map_err(|e| e.to_string())
+                    .map(|model| {
+                        evaluate_dsprites(&model, &device, &config, &mut |done, total| {
+                            notify(
+                                &events,
+                                &waker,
+                                Event::DisentanglementProgress { done, total },
+                            );
+                            !cancel.load(Ordering::Relaxed)
+                        })
+                    });
+                let _ = loopback.send(Command::DisentanglementDone { ticket, result });
+            })
+            .expect("the OS can start a thread");
+    }
+
+    pub(super) fn cancel_disentanglement(&mut self) {
+        if let Some(job) = &self.disentangling {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn disentanglement_done(
+        &mut self,
+        ticket: u64,
+        result: Result<Option<DspritesReport>, String>,
+    ) {
+        let Some(job) = self.disentangling.take_if(|job| job.ticket == ticket) else {
+            return;
+        };
+        match result {
+            Ok(Some(report)) => self.send(Event::Disentanglement {
+                generation: job.generation,
+                report: Arc::new(report),
+            }),
+            Ok(None) => self.send(Event::Info("disentanglement evaluation cancelled".into())),
+            Err(e) => self.send(Event::Error(format!(
+                "the disentanglement figures failed: {e}"
+            ))),
+        }
+    }
+}
