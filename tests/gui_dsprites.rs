@@ -89,7 +89,10 @@ fn dsprites_trains_explains_and_scores_in_the_explorer() {
             && app.shared.model.is_some()
     });
     let panel = &harness.state().dsprites_training;
-    assert_eq!(panel.curve.len(), 4);
+    // Steps 1, 2 (a checkpoint) and 4 (the last) always reach the window; step 3 when 50 ms
+    // have passed.
+    assert_eq!(panel.curve.last().map(|t| t.step), Some(4));
+    assert!(panel.curve.len() >= 3, "{} steps shown", panel.curve.len());
     assert!(panel.checkpoints >= 2, "checkpoints {}", panel.checkpoints);
     assert!(panel.curve.iter().all(|t| t.total_correlation.is_some()
         && t.attention.is_some()

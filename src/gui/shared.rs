@@ -305,7 +305,7 @@ impl Shared {
             for group in groups {
                 egui::CollapsingHeader::new(format!("{} ({})", group.name, group.images.len()))
                     .id_salt(("group", &group.name))
-                    .default_open(group.name != "train")
+                    .default_open(group.name != "train" || data.groups.len() == 1)
                     .show(ui, |ui| {
                         for path in &group.images {
                             let is_selected = self.selected.as_ref() == Some(path);

@@ -54,7 +54,8 @@ pub fn parse_gallery_path(path: &Path) -> Option<Factors> {
     }
     let stem = path.file_name()?.to_str()?.strip_suffix(".png")?;
     let mut parts = stem.split('-');
-    let shape = SHAPE_NAMES.iter().position(|&s| Some(s) == parts.next())?;
+    let name = parts.next()?;
+    let shape = SHAPE_NAMES.iter().position(|&s| s == name)?;
     let mut number = |prefix: &str| parts.next()?.strip_prefix(prefix)?.parse::<usize>().ok();
     let factors = [
         shape,

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Worker, notify};
 use crate::data::dsprites::{GALLERY_NAME, GALLERY_ROOT, IMAGE_SIDE, gallery, gallery_path};
@@ -14,6 +14,9 @@ use crate::engine::messages::{Command, DspritesTrainRequest, Event, TrainingStat
 use crate::engine::training::TrainingHandle;
 use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport, evaluate_dsprites};
 use crate::train::dsprites::{DspritesRun, train_dsprites};
+
+/// Least time between two step events sent to the window.
+const STEP_EVENT_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A disentanglement evaluation under way.
 pub(super) struct Disentangling {
@@ -64,8 +67,17 @@ impl Worker {
                     .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())
                     .and_then(|()| {
                         let cancel = thread_control.cancel_flag();
+                        let mut last_sent: Option<Instant> = None;
                         train_dsprites(&config, &run_dir, &backend, cancel, &mut |report| {
-                            notify(&events, &waker, Event::DspritesStep(report.clone()));
+                            // A fast device takes hundreds of steps a second: the window gets
+                            // one every STEP_EVENT_INTERVAL, and every checkpoint and the last.
+                            let due = last_sent.is_none_or(|t| t.elapsed() >= STEP_EVENT_INTERVAL)
+                                || report.checkpoint
+                                || report.terms.step == report.steps;
+                            if due {
+                                last_sent = Some(Instant::now());
+                                notify(&events, &waker, Event::DspritesStep(report.clone()));
+                            }
                             if report.checkpoint {
                                 let _ = loopback.send(Command::CheckpointWritten(run_dir.clone()));
                             }
