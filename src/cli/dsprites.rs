@@ -9,7 +9,9 @@ use clap::{Args, Subcommand};
 
 use vaelens::checkpoint::Checkpoint;
 use vaelens::eval::dsprites::{DspritesEvalConfig, evaluate_dsprites, write_traversal_grid};
-use vaelens::train::dsprites::{DspritesModel, DspritesRun, DspritesTrainConfig, train_dsprites};
+use vaelens::train::dsprites::{
+    DspritesModel, DspritesResume, DspritesRun, DspritesTrainConfig, StepReport, train_dsprites,
+};
 
 use super::{BackendArg, progress};
 
@@ -32,16 +34,23 @@ pub enum DspritesCommand {
     Eval(DspritesEvalArgs),
 }
 
+/// The flags that set what a run trains, which a resumed run takes from its `dsprites.json`.
+const RUN_SETTINGS: [&str; 7] = ["model", "beta", "gamma", "lambda", "lr", "batch", "seed"];
+
 #[derive(Args, Debug)]
 pub struct DspritesTrainArgs {
-    #[arg(long, value_enum)]
-    pub model: DspritesModel,
-    /// Training steps (batches).
-    #[arg(long)]
-    pub steps: usize,
-    /// Run folder: model.safetensors, config.json, dsprites.json, traversal.png.
+    #[arg(long, value_enum, required_unless_present = "resume")]
+    pub model: Option<DspritesModel>,
+    /// Training steps (batches); with --resume, the new budget (default: the run's own).
+    #[arg(long, required_unless_present = "resume")]
+    pub steps: Option<usize>,
+    /// Run folder: model.safetensors, config.json, dsprites.json, traversal.png, and the
+    /// discriminator's and optimizers' state.
     #[arg(long)]
     pub out: PathBuf,
+    /// Continue the run in --out where it stopped, with its own settings (only --steps may change).
+    #[arg(long, conflicts_with_all = RUN_SETTINGS)]
+    pub resume: bool,
     /// KL weight (default 4 for beta-VAE, 1 for the FactorVAEs).
     #[arg(long)]
     pub beta: Option<f64>,
@@ -99,23 +108,37 @@ pub fn run(args: DspritesArgs) -> anyhow::Result<()> {
 
 fn train(args: DspritesTrainArgs) -> anyhow::Result<()> {
     let backend = args.backend.open()?;
-    let mut config = DspritesTrainConfig::new(args.model, args.steps);
-    if let Some(beta) = args.beta {
-        config.beta = beta;
-    }
-    config.gamma = args.gamma;
-    config.lambda = args.lambda;
-    config.lr = args.lr;
-    config.batch_size = args.batch;
-    config.seed = args.seed;
+    let (config, resume) = if args.resume {
+        let resume = DspritesResume::load(&args.out, &backend.device)?;
+        let mut config = resume.config().clone();
+        config.steps = args.steps.unwrap_or(config.steps);
+        if config.steps <= resume.steps_done() {
+            anyhow::bail!(
+                "{} has done {} steps of its budget of {}: give --steps above {} to train on",
+                args.out.display(),
+                resume.steps_done(),
+                resume.config().steps,
+                resume.steps_done()
+            );
+        }
+        for warning in resume.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        (config, Some(resume))
+    } else {
+        (new_config(&args)?, None)
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the run folder {}", args.out.display()))?;
     let cancel = Arc::new(AtomicBool::new(false));
     let on_interrupt = cancel.clone();
     // A second Ctrl-C is not caught: the first asks for a clean stop with a checkpoint.
     let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
-    let bar = progress::bar(args.steps as u64, "training");
-    let (model, record) = train_dsprites(&config, &args.out, &backend, &cancel, &mut |report| {
+    let bar = progress::bar(config.steps as u64, "training");
+    if let Some(resume) = &resume {
+        bar.set_position(resume.steps_done() as u64);
+    }
+    let on_step = &mut |report: &StepReport| {
         let t = &report.terms;
         let mut message = format!("recon {:.1} kl {:.2}", t.recon, t.kl);
         if let Some(tc) = t.total_correlation {
@@ -134,7 +157,8 @@ fn train(args: DspritesTrainArgs) -> anyhow::Result<()> {
         }
         bar.set_position(t.step as u64);
         bar.set_message(message);
-    })?;
+    };
+    let (model, record) = train_dsprites(&config, &args.out, resume, &backend, &cancel, on_step)?;
     bar.finish();
     write_grid(&model, &backend.device, &args.out)?;
     eprintln!(
@@ -144,6 +168,25 @@ fn train(args: DspritesTrainArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// A new run's config from the flags (clap has made --model and --steps present).
+fn new_config(args: &DspritesTrainArgs) -> anyhow::Result<DspritesTrainConfig> {
+    let (Some(model), Some(steps)) = (args.model, args.steps) else {
+        anyhow::bail!(
+            "--model and --steps are needed to start a run (or --resume to continue one)"
+        );
+    };
+    let mut config = DspritesTrainConfig::new(model, steps);
+    if let Some(beta) = args.beta {
+        config.beta = beta;
+    }
+    config.gamma = args.gamma;
+    config.lambda = args.lambda;
+    config.lr = args.lr;
+    config.batch_size = args.batch;
+    config.seed = args.seed;
+    Ok(config)
 }
 
 fn eval(args: DspritesEvalArgs) -> anyhow::Result<()> {

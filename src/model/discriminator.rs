@@ -9,6 +9,9 @@ use burn::tensor::activation::{leaky_relu, log_softmax};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
+use super::vae::{linear, put};
+use super::{ModelError, NamedTensors};
+
 /// Kim & Mnih's LeakyReLU slope.
 const SLOPE: f64 = 0.2;
 
@@ -41,6 +44,57 @@ impl DiscriminatorConfig {
             .collect();
         Discriminator { layers }
     }
+
+    /// Every tensor the network has, by PyTorch name and shape (`layers.{n}.weight` `[out, in]`).
+    fn expected_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut widths = vec![self.latent_dim];
+        widths.extend(std::iter::repeat_n(self.width, self.layers));
+        widths.push(2);
+        widths
+            .windows(2)
+            .enumerate()
+            .flat_map(|(n, w)| {
+                [
+                    (format!("layers.{n}.weight"), vec![w[1], w[0]]),
+                    (format!("layers.{n}.bias"), vec![w[1]]),
+                ]
+            })
+            .collect()
+    }
+
+    /// The network with the weights `Discriminator::to_tensors` wrote, checked against this
+    /// architecture.
+    pub fn from_tensors(
+        &self,
+        tensors: &NamedTensors,
+        device: &Device,
+    ) -> Result<Discriminator, ModelError> {
+        let expected = self.expected_shapes();
+        for (name, shape) in &expected {
+            let found = tensors.get(name).ok_or_else(|| ModelError::MissingTensor {
+                name: name.clone(),
+                expected: shape.clone(),
+            })?;
+            if &found.shape != shape {
+                return Err(ModelError::ShapeMismatch {
+                    name: name.clone(),
+                    expected: shape.clone(),
+                    found: found.shape.clone(),
+                });
+            }
+        }
+        if let Some(name) = tensors
+            .keys()
+            .find(|name| !expected.iter().any(|(known, _)| known == *name))
+        {
+            return Err(ModelError::ExtraTensor { name: name.clone() });
+        }
+        let get = |name: &str| &tensors[name];
+        let layers = (0..=self.layers)
+            .map(|n| linear(get, &format!("layers.{n}"), device))
+            .collect();
+        Ok(Discriminator { layers })
+    }
 }
 
 #[derive(Module, Debug)]
@@ -53,6 +107,21 @@ const JOINT: usize = 0;
 const PERMUTED: usize = 1;
 
 impl Discriminator {
+    /// The weights in PyTorch's names and layouts (`layers.{n}.weight` `[out, in]`, `.bias`).
+    pub fn to_tensors(&self) -> NamedTensors {
+        let mut out = NamedTensors::new();
+        for (n, layer) in self.layers.iter().enumerate() {
+            let name = format!("layers.{n}");
+            put(
+                &mut out,
+                &name,
+                &layer.weight.val().transpose(),
+                &layer.bias,
+            );
+        }
+        out
+    }
+
     /// Two logits per code `[n, 2]`: joint, permuted.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
@@ -161,5 +230,50 @@ mod tests {
             discriminator_values(&config.init(1, &device)),
             discriminator_values(&d)
         );
+    }
+
+    #[test]
+    fn weights_round_trip_and_other_shapes_are_refused() {
+        let device = Device::flex();
+        let config = DiscriminatorConfig {
+            latent_dim: 3,
+            layers: 2,
+            width: 8,
+        };
+        let d = config.init(4, &device);
+        let tensors = d.to_tensors();
+        assert_eq!(tensors["layers.0.weight"].shape, vec![8, 3]);
+        let back = config.from_tensors(&tensors, &device).expect("same shapes");
+        assert_eq!(discriminator_values(&back), discriminator_values(&d));
+        let wider = DiscriminatorConfig {
+            width: 9,
+            ..config.clone()
+        };
+        assert!(matches!(
+            wider.from_tensors(&tensors, &device),
+            Err(ModelError::ShapeMismatch { .. })
+        ));
+        for layers in [1, 3] {
+            let other = DiscriminatorConfig {
+                layers,
+                ..config.clone()
+            };
+            assert!(matches!(
+                other.from_tensors(&tensors, &device),
+                Err(ModelError::ShapeMismatch { .. })
+            ));
+        }
+        let mut missing = tensors.clone();
+        missing.remove("layers.1.bias");
+        assert!(matches!(
+            config.from_tensors(&missing, &device),
+            Err(ModelError::MissingTensor { .. })
+        ));
+        let mut extra = tensors;
+        extra.insert("layers.9.bias".into(), extra["layers.1.bias"].clone());
+        assert!(matches!(
+            config.from_tensors(&extra, &device),
+            Err(ModelError::ExtraTensor { .. })
+        ));
     }
 }

@@ -219,7 +219,7 @@ impl Vae {
     }
 }
 
-fn put<const N: usize>(
+pub(super) fn put<const N: usize>(
     out: &mut NamedTensors,
     name: &str,
     weight: &Tensor<N>,
@@ -277,7 +277,11 @@ fn deconv<'a>(
     }
 }
 
-fn linear<'a>(get: impl Fn(&str) -> &'a NamedTensor, name: &str, device: &Device) -> Linear {
+pub(super) fn linear<'a>(
+    get: impl Fn(&str) -> &'a NamedTensor,
+    name: &str,
+    device: &Device,
+) -> Linear {
     let w = get(&format!("{name}.weight"));
     // PyTorch stores [out, in]; burn's Linear multiplies by [in, out].
     let (out_f, in_f) = (w.shape[0], w.shape[1]);

@@ -7,6 +7,7 @@ mod events;
 mod optimizer_state;
 mod run;
 mod state;
+mod step_random;
 
 pub use config::TrainConfig;
 pub use events::TrainEvent;

@@ -1,6 +1,7 @@
 //! Adam's state across `--resume`: burn keys it by parameter id, and a model rebuilt from saved
-//! tensors gets new ids, so a run records its parameters' ids (in `TrainState`) and its optimizer
-//! (`RUN/optimizer.bpk`, burnpack), and a resumed model takes the recorded ids back.
+//! tensors gets new ids, so a run records its parameters' ids (in `TrainState`, or `dsprites.json`)
+//! and its optimizer (`RUN/optimizer.bpk`, burnpack), and a resumed model takes the recorded ids
+//! back.
 
 use std::path::{Path, PathBuf};
 
@@ -9,13 +10,12 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 
 use crate::fsx::write_bytes_atomic;
-use crate::model::Vae;
 
 /// The optimizer's file in a run directory.
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 
 /// The ids of the model's parameters, in the module's (fixed) visiting order.
-pub fn param_ids(model: &Vae) -> Vec<u64> {
+pub fn param_ids<M: Module>(model: &M) -> Vec<u64> {
     struct Collect(Vec<u64>);
     impl ModuleVisitor for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
@@ -28,7 +28,7 @@ pub fn param_ids(model: &Vae) -> Vec<u64> {
 }
 
 /// The model with its parameters carrying `ids` (from `param_ids` of the same architecture).
-pub fn with_param_ids(model: Vae, ids: &[u64]) -> Vae {
+pub fn with_param_ids<M: Module>(model: M, ids: &[u64]) -> M {
     struct Assign<'a>(std::slice::Iter<'a, u64>);
     impl ModuleMapper for Assign<'_> {
         fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -55,34 +55,35 @@ pub enum OptimizerStateError {
     Mismatch(PathBuf),
 }
 
-/// Writes the optimizer's state beside the run's checkpoint, atomically (creating the folder),
-/// and returns the file's CRC-32.
-pub fn save(run_dir: &Path, optimizer: &ModuleOptimizer) -> Result<u32, OptimizerStateError> {
-    let path = run_dir.join(OPTIMIZER_FILE);
+/// Writes the optimizer's state to `path` (a run folder's `OPTIMIZER_FILE`, say), atomically and
+/// creating the folder, and returns the file's CRC-32.
+pub fn save(path: &Path, optimizer: &ModuleOptimizer) -> Result<u32, OptimizerStateError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| OptimizerStateError::Io { path, source }
     };
-    std::fs::create_dir_all(run_dir).map_err(io(run_dir))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
     let bytes = optimizer
         .into_bytes()
         .map_err(|e| OptimizerStateError::Format {
-            path: path.clone(),
+            path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-    write_bytes_atomic(&path, &bytes).map_err(io(&path))?;
+    write_bytes_atomic(path, &bytes).map_err(io(path))?;
     Ok(crc32fast::hash(&bytes))
 }
 
-/// The optimizer with the state saved in `run_dir`, if there is one and its CRC-32 is `expected`
+/// The optimizer with the state saved in `path`, if there is one and its CRC-32 is `expected`
 /// (when known); an unreadable or mismatched file is an error that names it (training then
 /// restarts the optimizer and says so).
 pub fn load(
-    run_dir: &Path,
+    path: &Path,
     optimizer: ModuleOptimizer,
     expected: Option<u32>,
 ) -> Result<ModuleOptimizer, OptimizerStateError> {
-    let path = run_dir.join(OPTIMIZER_FILE);
+    let path = path.to_path_buf();
     let bytes = std::fs::read(&path).map_err(|source| OptimizerStateError::Io {
         path: path.clone(),
         source,

@@ -7,12 +7,11 @@ use std::time::Instant;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use crossbeam_channel::Sender;
-use rand::{SeedableRng, rngs::StdRng};
-use rand_distr::{Distribution, StandardNormal};
 
 use super::optimizer_state::{
     self, OPTIMIZER_FILE, OptimizerStateError, param_ids, with_param_ids,
 };
+use super::step_random::{mix, noise};
 use super::{EpochSummary, TrainConfig, TrainEvent, TrainState, active_units};
 use crate::backend::Backend;
 use crate::data::TrainSet;
@@ -144,7 +143,11 @@ pub fn train<E: From<TrainError>>(
         && run_dir.join(OPTIMIZER_FILE).exists()
     {
         model = with_param_ids(model, &state.param_ids);
-        match optimizer_state::load(&run_dir, optimizer, state.optimizer_crc32) {
+        match optimizer_state::load(
+            &run_dir.join(OPTIMIZER_FILE),
+            optimizer,
+            state.optimizer_crc32,
+        ) {
             Ok(loaded) => optimizer = loaded,
             Err(why) => {
                 let _ = events.send(TrainEvent::Warning(format!("Adam's state restarts: {why}")));
@@ -176,7 +179,8 @@ pub fn train<E: From<TrainError>>(
             let tensors = finite_weights(model, state, kept)?;
             // The checkpoint records the checksum of Adam's state written with it, so a resume never
             // pairs these weights with the state of another checkpoint (a kill between the writes).
-            let crc = optimizer_state::save(&run_dir, optimizer).map_err(TrainError::from)?;
+            let crc = optimizer_state::save(&run_dir.join(OPTIMIZER_FILE), optimizer)
+                .map_err(TrainError::from)?;
             let state = TrainState {
                 param_ids: param_ids(model),
                 optimizer_crc32: Some(crc),
@@ -375,16 +379,6 @@ fn finite_weights(
 
 fn scalar(t: &Tensor<1>) -> f64 {
     t.clone().into_scalar::<f32>() as f64
-}
-
-/// Standard normal noise for the reparameterisation, a pure function of (seed, step).
-fn noise(seed: u64, step: usize, len: usize) -> Vec<f32> {
-    let mut rng = StdRng::seed_from_u64(mix(seed, step as u64 ^ 0x9e37_79b9_7f4a_7c15));
-    (0..len).map(|_| StandardNormal.sample(&mut rng)).collect()
-}
-
-fn mix(a: u64, b: u64) -> u64 {
-    a.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ b.rotate_left(17)
 }
 
 fn accumulate(sums: &mut LossTerms, terms: &LossTerms, n: usize) {

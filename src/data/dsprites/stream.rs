@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 
 use super::render::{IMAGE_SIDE, render_into};
 use super::{FACTOR_SIZES, Factors};
+use crate::data::train_set::mix;
 
 /// Batches rendered ahead of the consumer.
 const PREFETCH: usize = 4;
@@ -39,21 +40,23 @@ impl DspritesBatch {
     }
 }
 
-/// An endless stream of batches of images drawn uniformly from the grid; the same seed gives the
-/// same batches in the same order.
+/// An endless stream of batches of images drawn uniformly from the grid. The batch of each step is a
+/// function of (seed, step) alone, so a stream started at step k gives what a stream started at 0
+/// gives from its k-th batch on (a resumed run sees the batches an uninterrupted one would).
 pub struct BatchStream {
     receiver: Option<Receiver<DspritesBatch>>,
     worker: Option<JoinHandle<()>>,
 }
 
 impl BatchStream {
-    pub fn spawn(batch_size: usize, seed: u64) -> Self {
+    /// Starts rendering the batches of steps `first_step`, `first_step + 1`, ...
+    pub fn spawn(batch_size: usize, seed: u64, first_step: usize) -> Self {
         let (sender, receiver) = bounded(PREFETCH);
         let worker = std::thread::Builder::new()
             .name("dsprites-batches".into())
             .spawn(move || {
-                let mut rng = StdRng::seed_from_u64(seed);
-                loop {
+                for step in first_step.. {
+                    let mut rng = StdRng::seed_from_u64(mix(seed, step as u64));
                     let batch = DspritesBatch::render(random_factors(&mut rng, batch_size));
                     // The consumer has gone: stop.
                     if sender.send(batch).is_err() {
@@ -99,8 +102,8 @@ mod tests {
 
     #[test]
     fn batches_match_their_factors_and_repeat_with_the_seed() {
-        let a = BatchStream::spawn(5, 7);
-        let b = BatchStream::spawn(5, 7);
+        let a = BatchStream::spawn(5, 7, 0);
+        let b = BatchStream::spawn(5, 7, 0);
         let first = a.next_batch().expect("a batch");
         assert_eq!(first.len(), 5);
         assert_eq!(first.images.len(), 5 * 64 * 64);
@@ -110,6 +113,9 @@ mod tests {
         assert_eq!(b.next_batch().expect("a batch").factors, first.factors);
         let second = a.next_batch().expect("a batch");
         assert_ne!(second.factors, first.factors);
+        // A stream started at step 1 begins with the second batch.
+        let later = BatchStream::spawn(5, 7, 1);
+        assert_eq!(later.next_batch().expect("a batch").factors, second.factors);
         // Dropping a stream whose renderer is blocked on a full channel returns.
         drop(a);
     }

@@ -68,7 +68,7 @@ impl Worker {
                     .and_then(|()| {
                         let cancel = thread_control.cancel_flag();
                         let mut last_sent: Option<Instant> = None;
-                        train_dsprites(&config, &run_dir, &backend, cancel, &mut |report| {
+                        train_dsprites(&config, &run_dir, None, &backend, cancel, &mut |report| {
                             // A fast device takes hundreds of steps a second: the window gets
                             // one every STEP_EVENT_INTERVAL, and every checkpoint and the last.
                             let due = last_sent.is_none_or(|t| t.elapsed() >= STEP_EVENT_INTERVAL)

@@ -5,22 +5,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rand::{SeedableRng, rngs::StdRng};
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use super::networks::Networks;
 use super::objective::objective;
-use super::{DspritesTrainConfig, RUN_FILE, StepTerms};
+use super::{DspritesResume, DspritesTrainConfig, RUN_FILE, StepTerms};
 use crate::backend::Backend;
-use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::checkpoint::CheckpointError;
 use crate::data::dsprites::{BatchStream, IMAGE_SIDE};
-use crate::model::discriminator::{DiscriminatorConfig, permute_dims};
-use crate::model::{ModelError, Vae, init_weights};
+use crate::model::discriminator::permute_dims;
+use crate::model::{ModelError, Vae};
+use crate::train::OptimizerStateError;
+use crate::train::step_random::{mix, noise};
 
 /// Steps between two entries of the recorded loss history.
 const HISTORY_EVERY: usize = 10;
+/// Keeps the discriminator's permutations apart from the reparameterisation noise of a step.
+const PERMUTATION_STREAM: u64 = 0x7065_726d_0000_0000;
 
 /// What `dsprites.json` holds: the config, how far training got, and the loss history.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,13 +46,6 @@ impl DspritesRun {
             path,
             reason: e.to_string(),
         })
-    }
-
-    fn save(&self, run_dir: &Path) -> Result<(), TrainDspritesError> {
-        let path = run_dir.join(RUN_FILE);
-        let bytes = serde_json::to_vec_pretty(self).expect("a run record serialises");
-        crate::fsx::write_bytes_atomic(&path, &bytes)
-            .map_err(|source| TrainDspritesError::Io { path, source })
     }
 }
 
@@ -75,41 +72,61 @@ pub enum TrainDspritesError {
     },
     #[error("{path} is not a dSprites run record: {reason}")]
     BadRunFile { path: PathBuf, reason: String },
+    #[error("{path} cannot be resumed: {reason}")]
+    NotResumable { path: PathBuf, reason: String },
+    #[error(
+        "the run was trained with other settings ({fields}): only the step budget may change when resuming"
+    )]
+    ResumeMismatch { fields: String },
+    #[error("the run has done {done} steps: a budget of {steps} steps cannot continue it")]
+    BudgetBelowProgress { steps: usize, done: usize },
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    OptimizerState(#[from] OptimizerStateError),
 }
 
-/// Trains for `config.steps` steps (or until `cancel`), writing the weights to `run_dir` every
-/// `config.checkpoint_every` steps and at the end, with `dsprites.json` beside them. Returns the
-/// trained model and the record.
+/// Trains for `config.steps` steps (or until `cancel`), from scratch or, given `resume`, on from
+/// where that run stopped (its config with only `steps` changed). Writes the networks, their
+/// optimizers and `dsprites.json` to `run_dir` every `config.checkpoint_every` steps, at a stop and
+/// at the end. Returns the trained model and the record.
 pub fn train_dsprites(
     config: &DspritesTrainConfig,
     run_dir: &Path,
+    resume: Option<DspritesResume>,
     backend: &Backend,
     cancel: &AtomicBool,
     on_step: &mut dyn FnMut(&StepReport),
 ) -> Result<(Vae, DspritesRun), TrainDspritesError> {
     let device = &backend.device;
-    let vae_config = &config.vae;
-    let mut model = Vae::from_tensors(vae_config, &init_weights(vae_config, config.seed), device)?;
-    let mut discriminator = config.model.uses_discriminator().then(|| {
-        DiscriminatorConfig::kim_mnih(vae_config.latent_dim).init(config.seed ^ 0xd15c, device)
-    });
-    let mut optimizer = AdamConfig::new().init();
-    let mut discriminator_optimizer = AdamConfig::new().with_beta_1(0.5).with_beta_2(0.9).init();
-    let stream = BatchStream::spawn(config.batch_size, config.seed);
-    let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(1));
-    let mut record = DspritesRun {
-        config: config.clone(),
-        steps_done: 0,
-        seconds: 0.0,
-        history: Vec::new(),
+    let (mut networks, mut record) = match resume {
+        Some(resume) => {
+            if let Some(refusal) = resume.refuse(config) {
+                return Err(refusal);
+            }
+            let mut record = resume.record;
+            record.config = config.clone();
+            (resume.networks, record)
+        }
+        None => (
+            Networks::fresh(config, device)?,
+            DspritesRun {
+                config: config.clone(),
+                steps_done: 0,
+                seconds: 0.0,
+                history: Vec::new(),
+            },
+        ),
     };
+    let first_step = record.steps_done;
+    let seconds_before = record.seconds;
+    // Every draw is a function of (seed, step): a resumed run continues as an uninterrupted one.
+    let stream = BatchStream::spawn(config.batch_size, config.seed, first_step);
     let started = Instant::now();
-    let dims = vae_config.latent_dim;
-    for step in 0..config.steps {
+    let dims = config.vae.latent_dim;
+    for step in first_step..config.steps {
         let batch = stream
             .next_batch()
             .ok_or(TrainDspritesError::RendererStopped)?;
@@ -118,11 +135,15 @@ pub fn train_dsprites(
             TensorData::new(batch.images, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
             device,
         );
-        let eps: Vec<f32> = (0..n * dims)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
+        let eps = noise(config.seed, step, n * dims);
         let eps = Tensor::<2>::from_data(TensorData::new(eps, [n, dims]), device);
-        let out = objective(&model, discriminator.as_ref(), input, eps, config)?;
+        let out = objective(
+            &networks.model,
+            networks.discriminator.as_ref(),
+            input,
+            eps,
+            config,
+        )?;
         let mut terms = StepTerms {
             step: step + 1,
             loss: scalar(&out.loss),
@@ -138,14 +159,19 @@ pub fn train_dsprites(
                 value: terms.loss,
             });
         }
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        model = optimizer.step(config.lr, model, grads);
-        if let Some(d) = discriminator.take() {
+        let grads = GradientsParams::from_grads(out.loss.backward(), &networks.model);
+        networks.model = networks.optimizer.step(config.lr, networks.model, grads);
+        if let Some(d) = networks.discriminator.take() {
+            let mut rng = StdRng::seed_from_u64(mix(config.seed, step as u64 ^ PERMUTATION_STREAM));
             let permuted = permute_dims(out.z.clone(), &mut rng);
             let loss = d.loss(out.z, permuted);
             terms.discriminator = Some(scalar(&loss));
             let grads = GradientsParams::from_grads(loss.backward(), &d);
-            discriminator = Some(discriminator_optimizer.step(config.discriminator_lr, d, grads));
+            networks.discriminator = Some(networks.discriminator_optimizer.step(
+                config.discriminator_lr,
+                d,
+                grads,
+            ));
         }
         record.steps_done = step + 1;
         let elapsed = started.elapsed().as_secs_f64();
@@ -158,35 +184,22 @@ pub fn train_dsprites(
                 .steps_done
                 .is_multiple_of(config.checkpoint_every.max(1));
         if checkpoint {
-            record.seconds = elapsed;
-            save(&model, &record, run_dir)?;
+            record.seconds = seconds_before + elapsed;
+            networks.save(&record, run_dir)?;
         }
         on_step(&StepReport {
             terms,
             steps: config.steps,
-            steps_per_second: record.steps_done as f64 / elapsed.max(1e-9),
+            steps_per_second: (record.steps_done - first_step) as f64 / elapsed.max(1e-9),
             checkpoint,
         });
         if stop {
-            return Ok((model, record));
+            return Ok((networks.model, record));
         }
     }
-    record.seconds = started.elapsed().as_secs_f64();
-    save(&model, &record, run_dir)?;
-    Ok((model, record))
-}
-
-/// The weights as a vaelens run (model.safetensors, config.json), then the record.
-fn save(model: &Vae, record: &DspritesRun, run_dir: &Path) -> Result<(), TrainDspritesError> {
-    let checkpoint = Checkpoint {
-        config: record.config.vae.clone(),
-        tensors: model.to_tensors(),
-        stats: None,
-        state: None,
-        tiling: None,
-    };
-    checkpoint.save_run(run_dir)?;
-    record.save(run_dir)
+    record.seconds = seconds_before + started.elapsed().as_secs_f64();
+    networks.save(&record, run_dir)?;
+    Ok((networks.model, record))
 }
 
 fn scalar(t: &Tensor<1>) -> f64 {
