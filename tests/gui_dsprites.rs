@@ -1,6 +1,6 @@
 //! dSprites in the explorer, headless with egui_kittest on the CPU: open the built-in gallery,
-//! train AD-FactorVAE for a few steps with live curves, explain a sprite with one map per latent
-//! dimension, and compute (and cancel) the disentanglement figures.
+//! train AD-FactorVAE for a few steps with live curves, continue the saved run, explain a sprite
+//! with one map per latent dimension, and compute (and cancel) the disentanglement figures.
 
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,22 @@ fn dsprites_trains_explains_and_scores_in_the_explorer() {
     assert_eq!(model.config.latent_dim, 10);
     assert!(model.source.contains("AD-FactorVAE"), "{}", model.source);
 
+    // Continue the saved run to 6 steps.
+    harness.state_mut().dsprites_training.config.steps = 6;
+    harness
+        .get_by_label("Continue the run in the run folder")
+        .click();
+    harness.step();
+    harness.get_by_label("Start").click();
+    pump_until(
+        &mut harness,
+        "the continued run to finish",
+        |app| matches!(&app.training.status, Some(TrainingStatus::Ended(how)) if how.contains("finished 6")),
+    );
+    let panel = &harness.state().dsprites_training;
+    assert_eq!(panel.curve.first().map(|t| t.step), Some(5));
+    assert_eq!(panel.curve.last().map(|t| t.step), Some(6));
+
     // One attention map per latent dimension of the first gallery sprite.
     click_tab(&mut harness, Tab::Attention);
     pump_until(&mut harness, "the attention maps", |app| {
@@ -123,7 +139,7 @@ fn dsprites_trains_explains_and_scores_in_the_explorer() {
         app.shared.disentanglement.is_some()
     });
     let (generation, report) = harness.state().shared.disentanglement.clone().unwrap();
-    assert_eq!(generation, model.generation);
+    assert_eq!(generation, harness.state().shared.generation());
     assert!((0.0..=1.0).contains(&report.factorvae_score));
     assert!((0.0..=1.0).contains(&report.mig));
     assert_eq!(report.mig_per_factor.len(), 5);

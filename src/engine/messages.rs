@@ -128,6 +128,9 @@ pub struct TrainRequest {
 pub struct DspritesTrainRequest {
     pub config: DspritesTrainConfig,
     pub run_dir: PathBuf,
+    /// Continue the run saved in `run_dir` (its own config, the step budget raised to
+    /// `config.steps`) instead of starting anew.
+    pub resume: bool,
 }
 
 /// Answers and progress from the worker.

@@ -23,6 +23,8 @@ const DEFAULT_CHECKPOINT_EVERY: usize = 100;
 pub struct DspritesTrainingPanel {
     pub config: DspritesTrainConfig,
     pub run_dir: String,
+    /// Continue the run saved in the run folder instead of starting anew.
+    pub resume: bool,
     /// Every step's terms (thinned when long).
     pub curve: Vec<StepTerms>,
     pub step: usize,
@@ -38,6 +40,7 @@ impl Default for DspritesTrainingPanel {
         Self {
             config,
             run_dir: String::new(),
+            resume: false,
             curve: Vec::new(),
             step: 0,
             steps: 0,
@@ -111,16 +114,21 @@ impl DspritesTrainingPanel {
             egui::Grid::new("dsprites-hyper")
                 .num_columns(2)
                 .show(ui, |ui| self.hyperparameters(ui));
+            ui.checkbox(&mut self.resume, "Continue the run in the run folder")
+                .on_hover_text(
+                    "Train on from the run's last checkpoint (weights, discriminator, both Adam                      states) with its own settings, up to the Steps above; the same as                      `vaelens dsprites train --resume`",
+                );
         });
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(!running, egui::Button::new("Start"))
-                .on_hover_text("Train from scratch on batches rendered on the fly")
+                .on_hover_text("Train on batches rendered on the fly")
                 .clicked()
             {
                 let request = DspritesTrainRequest {
                     config: self.config.clone(),
                     run_dir: output_paths::typed_path(&self.run_dir),
+                    resume: self.resume,
                 };
                 self.curve.clear();
                 self.step = 0;

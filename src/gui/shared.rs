@@ -35,6 +35,8 @@ impl Write {
     pub fn would_replace(&self) -> bool {
         match self {
             Write::AllOverlays(dir) => std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()),
+            // Continuing a run is what its folder is for.
+            Write::DspritesTrain(r) if r.resume => false,
             other => other.target().exists(),
         }
     }

@@ -13,7 +13,7 @@ use crate::data::{Category, LayoutKind};
 use crate::engine::messages::{Command, DspritesTrainRequest, Event, TrainingStatus};
 use crate::engine::training::TrainingHandle;
 use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport, evaluate_dsprites};
-use crate::train::dsprites::{DspritesRun, train_dsprites};
+use crate::train::dsprites::{DspritesResume, DspritesRun, DspritesTrainConfig, train_dsprites};
 
 /// Least time between two step events sent to the window.
 const STEP_EVENT_INTERVAL: Duration = Duration::from_millis(50);
@@ -61,14 +61,35 @@ impl Worker {
         let trainer = std::thread::Builder::new()
             .name("vaelens-train-dsprites".into())
             .spawn(move || {
-                let DspritesTrainRequest { config, run_dir } = request;
+                let DspritesTrainRequest {
+                    mut config,
+                    run_dir,
+                    resume,
+                } = request;
                 notify(&events, &waker, Event::Training(TrainingStatus::Running));
-                let result = std::fs::create_dir_all(&run_dir)
-                    .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())
-                    .and_then(|()| {
+                let resume = resume
+                    .then(|| DspritesResume::load(&run_dir, &backend.device))
+                    .transpose()
+                    .map_err(|e| e.to_string());
+                if let Ok(Some(saved)) = &resume {
+                    for warning in saved.warnings() {
+                        notify(&events, &waker, Event::Info(warning.clone()));
+                    }
+                    config = DspritesTrainConfig {
+                        steps: config.steps,
+                        ..saved.config().clone()
+                    };
+                }
+                let result = resume
+                    .and_then(|resume| {
+                        std::fs::create_dir_all(&run_dir)
+                            .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())
+                            .map(|()| resume)
+                    })
+                    .and_then(|resume| {
                         let cancel = thread_control.cancel_flag();
                         let mut last_sent: Option<Instant> = None;
-                        train_dsprites(&config, &run_dir, None, &backend, cancel, &mut |report| {
+                        train_dsprites(&config, &run_dir, resume, &backend, cancel, &mut |report| {
                             // A fast device takes hundreds of steps a second: the window gets
                             // one every STEP_EVENT_INTERVAL, and every checkpoint and the last.
                             let due = last_sent.is_none_or(|t| t.elapsed() >= STEP_EVENT_INTERVAL)
