@@ -5,7 +5,10 @@
 use eframe::egui;
 use egui_plot::{Bar, BarChart, Plot};
 
+use std::time::Instant;
+
 use super::shared::{Action, Shared};
+use super::training::format_eta;
 use crate::data::dsprites::FACTOR_NAMES;
 use crate::engine::Command;
 use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport};
@@ -37,6 +40,7 @@ pub fn ui(ui: &mut egui::Ui, shared: &mut Shared) {
         {
             shared.disentanglement = None;
             shared.disentangling = Some((0, DspritesEvalConfig::default().total_images()));
+            shared.disentangling_since = Some(Instant::now());
             shared
                 .actions
                 .push(Action::Send(Command::EvaluateDisentanglement(
@@ -49,6 +53,13 @@ pub fn ui(ui: &mut egui::Ui, shared: &mut Shared) {
                     .desired_width(260.0)
                     .text(format!("{done}/{total} images encoded")),
             );
+            if let Some(since) = shared.disentangling_since
+                && done > 0
+            {
+                let seconds = since.elapsed().as_secs_f64();
+                let eta = seconds * total.saturating_sub(done) as f64 / done as f64;
+                ui.label(format!("ETA {}", format_eta(eta)));
+            }
             if ui.button("Cancel").clicked() {
                 shared.disentangling = None;
                 shared

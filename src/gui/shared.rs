@@ -96,6 +96,8 @@ pub struct Shared {
     pub disentanglement: Option<(u64, Arc<DspritesReport>)>,
     /// Images encoded so far and in all, while the figures are computed.
     pub disentangling: Option<(usize, usize)>,
+    /// When the figures were asked for (for their ETA).
+    pub disentangling_since: Option<std::time::Instant>,
     /// Explain request in flight.
     requested: Option<ExplainRequest>,
     scoring_requested: Option<(usize, u64)>,
@@ -127,6 +129,7 @@ impl Shared {
             report_path: String::new(),
             disentanglement: None,
             disentangling: None,
+            disentangling_since: None,
             requested: None,
             scoring_requested: None,
             scroll_to_selected: false,

@@ -19,6 +19,9 @@ use crate::render::{grid, human32};
 /// Image, model generation and patch window of an explanation.
 type Source = (PathBuf, u64, Option<(usize, usize)>);
 
+/// Latents up to this size get a grid row per dimension when none is picked.
+const ALL_ROWS_UP_TO: usize = 12;
+
 pub struct TraversalPanel {
     /// The latent being decoded.
     pub z: Vec<f32>,
@@ -247,7 +250,13 @@ impl TraversalPanel {
             ui.separator();
             ui.strong("Traversal grid");
             let dims: Vec<usize> = if picked.is_empty() {
-                (0..self.z.len().min(4)).collect()
+                // A small latent (dSprites' 10) gets a row for each dimension.
+                let rows = if self.z.len() <= ALL_ROWS_UP_TO {
+                    self.z.len()
+                } else {
+                    4
+                };
+                (0..rows).collect()
             } else {
                 picked
                     .iter()
