@@ -2,7 +2,9 @@
 //! train AD-FactorVAE for a few steps with live curves, continue the saved run, explain a sprite
 //! with one map per latent dimension, and compute (and cancel) the disentanglement figures.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use common::gui::{click_tab, pump_until};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -12,28 +14,6 @@ use vaelens::engine::{Command, TrainingStatus};
 use vaelens::eval::dsprites::DspritesEvalConfig;
 use vaelens::gui::{App, GuiOptions, Tab};
 use vaelens::train::dsprites::DspritesModel;
-
-fn pump_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "timed out waiting for {what}; errors: {:?}",
-            harness.state().shared.errors
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-    harness.step();
-}
-
-fn click_tab(harness: &mut Harness<'_, App>, tab: Tab) {
-    harness.get_by_label(tab.title()).click();
-    harness.step();
-    harness.step();
-    assert_eq!(harness.state().tab, tab);
-}
 
 /// A few hundred images: seconds, not minutes.
 fn small_evaluation() -> DspritesEvalConfig {

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::gui::{click_tab, pump_until};
 use common::{sample_data, tiny_model, tiny_patch_model};
 
 use std::time::{Duration, Instant};
@@ -23,29 +24,6 @@ fn harness(options: GuiOptions) -> Harness<'static, App> {
     Harness::builder()
         .with_size([1600.0, 1100.0])
         .build_eframe(move |cc| App::new(cc, options))
-}
-
-/// Runs frames until `done` holds (the worker answers on its own thread).
-fn pump_until(harness: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
-    let start = Instant::now();
-    while !done(harness.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "timed out waiting for {what}; errors: {:?}",
-            harness.state().shared.errors
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    harness.step();
-    harness.step();
-}
-
-fn click_tab(harness: &mut Harness<'_, App>, tab: Tab) {
-    harness.get_by_label(tab.title()).click();
-    harness.step();
-    harness.step();
-    assert_eq!(harness.state().tab, tab);
 }
 
 #[test]

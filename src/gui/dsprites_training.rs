@@ -188,79 +188,82 @@ impl DspritesTrainingPanel {
         }
         ui.end_row();
         let c = &mut self.config;
-        textures::labelled(
+        textures::grid_row(
             ui,
             "Steps",
+            true,
             egui::DragValue::new(&mut c.steps).range(1..=10_000_000),
-        )
-        .on_hover_text("Training steps (batches); the paper trains for 300,000 on a GPU");
-        ui.end_row();
-        textures::labelled(
+            "Training steps (batches); the paper trains for 300,000 on a GPU",
+        );
+        textures::grid_row(
             ui,
             "Batch size",
+            true,
             egui::DragValue::new(&mut c.batch_size).range(2..=1024),
-        )
-        .on_hover_text("Images per step (the discriminator needs at least 2)");
-        ui.end_row();
-        textures::labelled(
+            "Images per step (the discriminator needs at least 2)",
+        );
+        textures::grid_row(
             ui,
             "Learning rate",
-            egui::DragValue::new(&mut c.lr)
-                .range(1e-6..=1.0)
-                .speed(1e-4)
-                .max_decimals(6),
-        )
-        .on_hover_text("The VAE's Adam step size (the paper: 1e-4 over 300,000 steps)");
-        ui.end_row();
-        textures::labelled(
+            true,
+            textures::learning_rate(&mut c.lr),
+            "The VAE's Adam step size (the paper: 1e-4 over 300,000 steps)",
+        );
+        textures::grid_row(
             ui,
             "Beta (KL weight)",
+            true,
             egui::DragValue::new(&mut c.beta)
                 .range(0.0..=100.0)
                 .speed(0.05),
-        )
-        .on_hover_text("4 for beta-VAE; 1 for the FactorVAEs");
-        ui.end_row();
-        let factor = c.model.uses_discriminator();
-        let name = ui.label("Gamma (TC weight)");
-        ui.add_enabled(
+            "4 for beta-VAE; 1 for the FactorVAEs",
+        );
+        let (factor, ad) = (
+            c.model.uses_discriminator(),
+            c.model == DspritesModel::AdFactor,
+        );
+        textures::grid_row(
+            ui,
+            "Gamma (TC weight)",
             factor,
             egui::DragValue::new(&mut c.gamma)
                 .range(0.0..=1000.0)
                 .speed(0.5),
-        )
-        .labelled_by(name.id)
-        .on_hover_text("Weight of the total correlation (FactorVAE, AD-FactorVAE)");
-        ui.end_row();
-        let name = ui.label("Lambda (L_AD weight)");
-        ui.add_enabled(
-            c.model == DspritesModel::AdFactor,
+            "Weight of the total correlation (FactorVAE, AD-FactorVAE)",
+        );
+        textures::grid_row(
+            ui,
+            "Lambda (L_AD weight)",
+            ad,
             egui::DragValue::new(&mut c.lambda)
                 .range(0.0..=1000.0)
                 .speed(0.5),
-        )
-        .labelled_by(name.id)
-        .on_hover_text("Weight of the attention disentanglement loss (AD-FactorVAE)");
-        ui.end_row();
-        textures::labelled(ui, "Seed", egui::DragValue::new(&mut c.seed))
-            .on_hover_text("Same seed and settings: the same batches and weights");
-        ui.end_row();
-        textures::labelled(
+            "Weight of the attention disentanglement loss (AD-FactorVAE)",
+        );
+        textures::grid_row(
+            ui,
+            "Seed",
+            true,
+            egui::DragValue::new(&mut c.seed),
+            "Same seed and settings: the same batches and weights",
+        );
+        textures::grid_row(
             ui,
             "Checkpoint every",
+            true,
             egui::DragValue::new(&mut c.checkpoint_every)
                 .range(1..=100_000)
                 .suffix(" steps"),
-        )
-        .on_hover_text("A checkpoint is written (and loaded into the other panels) this often");
-        ui.end_row();
-        textures::labelled(
+            "A checkpoint is written (and loaded into the other panels) this often",
+        );
+        textures::grid_row(
             ui,
             "Run folder",
+            true,
             egui::TextEdit::singleline(&mut self.run_dir),
-        )
-        .on_hover_text("Where the run goes: model.safetensors, config.json, dsprites.json");
-        ui.end_row();
+            "Where the run goes: model.safetensors, config.json, dsprites.json and, for the \
+             FactorVAEs, the discriminator and both Adam states",
+        );
     }
 
     fn plots(&mut self, ui: &mut egui::Ui) {

@@ -35,3 +35,28 @@ pub fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) -> eg
     let name = ui.label(label);
     ui.add(widget).labelled_by(name.id)
 }
+
+/// One row of a settings grid: a label, the widget it names (enabled or not) and its tooltip.
+pub fn grid_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    enabled: bool,
+    widget: impl egui::Widget,
+    hover: &str,
+) -> egui::Response {
+    let name = ui.label(label);
+    let response = ui
+        .add_enabled(enabled, widget)
+        .labelled_by(name.id)
+        .on_hover_text(hover);
+    ui.end_row();
+    response
+}
+
+/// An Adam learning rate.
+pub fn learning_rate(lr: &mut f64) -> egui::DragValue<'_> {
+    egui::DragValue::new(lr)
+        .range(1e-6..=1.0)
+        .speed(1e-4)
+        .max_decimals(6)
+}

@@ -193,16 +193,13 @@ impl TrainingPanel {
                 )
                 .on_hover_text("Images (or windows) per training step");
                 ui.end_row();
-                textures::labelled(
+                textures::grid_row(
                     ui,
                     "Learning rate",
-                    egui::DragValue::new(&mut c.lr)
-                        .range(1e-6..=1.0)
-                        .speed(1e-4)
-                        .max_decimals(6),
-                )
-                .on_hover_text("Adam's step size");
-                ui.end_row();
+                    true,
+                    textures::learning_rate(&mut c.lr),
+                    "Adam's step size",
+                );
                 textures::labelled(
                     ui,
                     "Beta (KL weight)",

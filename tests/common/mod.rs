@@ -3,6 +3,9 @@
 // Each test crate compiles this module and uses only some of its helpers.
 #![allow(dead_code)]
 
+#[cfg(feature = "gui")]
+pub mod gui;
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;

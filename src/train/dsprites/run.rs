@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::networks::Networks;
 use super::objective::objective;
-use super::{DspritesResume, DspritesTrainConfig, RUN_FILE, StepTerms};
+use super::{DspritesResume, DspritesTrainConfig, StepTerms};
 use crate::backend::Backend;
 use crate::checkpoint::CheckpointError;
 use crate::data::dsprites::{BatchStream, IMAGE_SIDE};
@@ -37,15 +37,7 @@ pub struct DspritesRun {
 
 impl DspritesRun {
     pub fn load(run_dir: &Path) -> Result<Self, TrainDspritesError> {
-        let path = run_dir.join(RUN_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| TrainDspritesError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| TrainDspritesError::BadRunFile {
-            path,
-            reason: e.to_string(),
-        })
+        super::networks::SavedRun::load(run_dir).map(|saved| saved.record)
     }
 }
 
