@@ -55,7 +55,7 @@ pub fn forward_mode_alpha(
         .reshape([n * k, k, h, w]);
     let mut x = a;
     for conv in &encoder.convs[stage + 1..] {
-        let pre = conv.forward(x);
+        let pre = super::conv_gemm::conv2d(conv, x);
         let slopes = leaky_slopes(pre.clone());
         x = leaky_relu(pre, SLOPE);
         let options = ConvOptions::new_with_padding(

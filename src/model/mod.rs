@@ -2,6 +2,7 @@
 
 pub mod attention_loss;
 mod config;
+pub mod conv_gemm;
 pub mod discriminator;
 mod error;
 mod init;
