@@ -8,11 +8,12 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 
+use super::leaky_relu::leaky_relu;
 use super::vae::SLOPE;
 use super::{Encoder, ModelError};
 

@@ -6,6 +6,7 @@ pub mod conv_gemm;
 pub mod discriminator;
 mod error;
 mod init;
+pub mod leaky_relu;
 mod loss;
 pub mod pretrained;
 mod vae;

@@ -5,9 +5,10 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 
 use super::conv_gemm::{conv_transpose2d, conv2d};
+use super::leaky_relu::leaky_relu;
 use super::pretrained::{Lite0Config, Lite0Features, Lite0Stage};
 use super::weights::{check_complete, decoder_widths};
 use super::{ModelError, NamedTensor, NamedTensors, VaeConfig};

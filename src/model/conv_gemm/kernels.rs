@@ -69,17 +69,40 @@ fn im2col(g: &Geometry, image: &[f32], cols: &mut [f32]) {
             out[..xs.start].fill(0.0);
             out[xs.end..].fill(0.0);
             let first = xs.start * sw + j - pw;
-            if sw == 1 {
-                out[xs.clone()].copy_from_slice(&source[first..first + xs.len()]);
-            } else {
-                for (o, v) in out[xs.clone()]
-                    .iter_mut()
-                    .zip(source[first..].iter().step_by(sw))
-                {
-                    *o = *v;
-                }
+            match sw {
+                1 => out[xs.clone()].copy_from_slice(&source[first..first + xs.len()]),
+                // A constant stride lets the compiler vectorise the gather.
+                2 => gather(&mut out[xs.clone()], &source[first..], 2),
+                _ => gather(&mut out[xs.clone()], &source[first..], sw),
             }
         }
+    }
+}
+
+/// `out[k] = source[k * stride]` for every k.
+#[inline(always)]
+fn gather(out: &mut [f32], source: &[f32], stride: usize) {
+    let mut done = 0;
+    for (o, step) in out.iter_mut().zip(source.chunks_exact(stride)) {
+        *o = step[0];
+        done += 1;
+    }
+    // The last value may sit in a partial step at the end of `source`.
+    if let Some(o) = out.get_mut(done) {
+        *o = source[done * stride];
+    }
+}
+
+/// `target[k * stride] += values[k]` for every k.
+#[inline(always)]
+fn scatter_add(target: &mut [f32], values: &[f32], stride: usize) {
+    let mut done = 0;
+    for (step, v) in target.chunks_exact_mut(stride).zip(values) {
+        step[0] += *v;
+        done += 1;
+    }
+    if let Some(v) = values.get(done) {
+        target[done * stride] += *v;
     }
 }
 
@@ -100,8 +123,9 @@ fn col2im_add(g: &Geometry, cols: &[f32], image: &mut [f32]) {
             let target = &mut plane[(y * sh + i - ph) * iw..][..iw];
             let first = xs.start * sw + j - pw;
             let values = &taps[y * ow + xs.start..y * ow + xs.end];
-            for (t, v) in target[first..].iter_mut().step_by(sw).zip(values) {
-                *t += *v;
+            match sw {
+                2 => scatter_add(&mut target[first..], values, 2),
+                _ => scatter_add(&mut target[first..], values, sw),
             }
         }
     }
