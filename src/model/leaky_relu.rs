@@ -1,6 +1,6 @@
 //! LeakyReLU on burn's flex CPU backend as one pass forward and one backward. burn's autodiff
 //! builds it from a comparison, a scaled copy and a masked select, each with its own backward
-//! pass: 17% of a training step of the reference model on flex (docs/speed.md). The values are
+//! pass (mask_where alone was 5% of a speed_bench profile on flex, docs/speed.md). The values are
 //! the same bit for bit: x where x >= 0, else x * slope; the gradient times 1 or slope. Other
 //! devices go through burn's own operation.
 
