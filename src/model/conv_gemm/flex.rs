@@ -79,6 +79,27 @@ fn conv_weight_grad(x: &FlexTensor, dy: &FlexTensor, g: &Geometry) -> FlexTensor
     tensor(dw, [out, g.channels, g.kernel[0], g.kernel[1]])
 }
 
+/// `conv_forward(x, weight)` and `conv_weight_grad(x, dy)` from one unfolding of `x`.
+fn conv_forward_and_weight_grad(
+    x: &FlexTensor,
+    dy: &FlexTensor,
+    weight: &FlexTensor,
+    g: &Geometry,
+) -> (FlexTensor, FlexTensor) {
+    let (n, out) = (dims(x)[0], dims(weight)[0]);
+    let (y, dw) = with_values(x, |x| {
+        with_values(dy, |dy| {
+            with_values(weight, |w| {
+                kernels::forward_and_weight_grad(g, x, dy, n, w, out)
+            })
+        })
+    });
+    (
+        tensor(y, [n, out, g.output[0], g.output[1]]),
+        tensor(dw, [out, g.channels, g.kernel[0], g.kernel[1]]),
+    )
+}
+
 impl GemmConvBackend for Flex {
     fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, g: Geometry) -> FlexTensor {
         conv_forward(&x, &weight, &g)
@@ -135,11 +156,15 @@ impl Backward<Flex, 2> for ConvTranspose2dBackward {
         let (x, weight, g) = ops.state;
         let x: FlexTensor = checkpointer.retrieve_node_output(x);
         let weight: FlexTensor = checkpointer.retrieve_node_output(weight);
-        if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, conv_forward(&dy, &weight, &g));
-        }
-        if let Some(node) = node_weight {
-            grads.register::<Flex>(node.id, conv_weight_grad(&dy, &x, &g));
+        match (node_x, node_weight) {
+            (Some(node_x), Some(node_weight)) => {
+                let (dx, dw) = conv_forward_and_weight_grad(&dy, &x, &weight, &g);
+                grads.register::<Flex>(node_x.id, dx);
+                grads.register::<Flex>(node_weight.id, dw);
+            }
+            (Some(node), None) => grads.register::<Flex>(node.id, conv_forward(&dy, &weight, &g)),
+            (None, Some(node)) => grads.register::<Flex>(node.id, conv_weight_grad(&dy, &x, &g)),
+            (None, None) => {}
         }
     }
 }

@@ -257,32 +257,72 @@ pub fn input_grad(
 }
 
 /// The gradient with respect to the weight `[out_channels, g.channels, kernel]` of `forward`,
-/// given its input `x` and the output's gradient `dy`: each thread sums the products of its
-/// share of the images, then the shares are added.
+/// given its input `x` and the output's gradient `dy`.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32], n: usize, out_channels: usize) -> Vec<f32> {
+    unfolded_products(g, x, dy, n, out_channels, None)
+}
+
+/// `forward(g, x, n, weight, out_channels)` and `weight_grad(g, x, dy, n, out_channels)` from one
+/// unfolding of each image: a transposed convolution's backward pass needs both of the same
+/// unfolded output gradient.
+pub fn forward_and_weight_grad(
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    n: usize,
+    weight: &[f32],
+    out_channels: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut y = vec![0.0; n * out_channels * g.positions()];
+    let dw = unfolded_products(g, x, dy, n, out_channels, Some((weight, &mut y)));
+    (y, dw)
+}
+
+/// Each thread takes a share of the images, unfolds each one, writes `forward`'s output for it
+/// when given the weight and the output, and sums its weight-gradient products; then the
+/// shares' sums are added.
+fn unfolded_products(
+    g: &Geometry,
+    x: &[f32],
+    dy: &[f32],
+    n: usize,
+    out_channels: usize,
+    forward: Option<(&[f32], &mut [f32])>,
+) -> Vec<f32> {
     let (rows, positions) = (g.rows(), g.positions());
     let per_thread = n.div_ceil(rayon::current_num_threads()).max(1);
     let parallelism = product_parallelism(n);
-    let image_len = g.image_len();
-    let grad_len = out_channels * positions;
-    let share = |images: std::ops::Range<usize>| {
-        let mut dw = vec![0.0; out_channels * rows];
-        let mut cols = vec![0.0; rows * positions];
-        for image in images {
-            im2col(g, &x[image * image_len..(image + 1) * image_len], &mut cols);
-            let dy = Mat::row_major(
-                &dy[image * grad_len..(image + 1) * grad_len],
-                out_channels,
-                positions,
-            );
-            let cols_t = Mat::row_major(&cols, rows, positions).transposed();
-            matmul(&mut dw, dy, cols_t, true, parallelism);
-        }
-        dw
+    let (image_len, out_len) = (g.image_len(), out_channels * positions);
+    let (weight, outputs): (Option<Mat>, Vec<Option<&mut [f32]>>) = match forward {
+        Some((weight, y)) => (
+            Some(Mat::row_major(weight, out_channels, rows)),
+            y.chunks_mut((per_thread * out_len).max(1))
+                .map(Some)
+                .collect(),
+        ),
+        None => (None, (0..n.div_ceil(per_thread)).map(|_| None).collect()),
     };
-    (0..n.div_ceil(per_thread))
+    outputs
         .into_par_iter()
-        .map(|t| share(t * per_thread..((t + 1) * per_thread).min(n)))
+        .enumerate()
+        .map(|(share, mut y)| {
+            let mut dw = vec![0.0; out_channels * rows];
+            let mut cols = vec![0.0; rows * positions];
+            let first = share * per_thread;
+            for image in first..(first + per_thread).min(n) {
+                im2col(g, &x[image * image_len..(image + 1) * image_len], &mut cols);
+                let unfolded = Mat::row_major(&cols, rows, positions);
+                if let (Some(weight), Some(y)) = (weight, y.as_deref_mut()) {
+                    let k = image - first;
+                    let y = &mut y[k * out_len..(k + 1) * out_len];
+                    matmul(y, weight, unfolded, false, parallelism);
+                }
+                let dy = &dy[image * out_len..(image + 1) * out_len];
+                let dy = Mat::row_major(dy, out_channels, positions);
+                matmul(&mut dw, dy, unfolded.transposed(), true, parallelism);
+            }
+            dw
+        })
         .reduce(
             || vec![0.0; out_channels * rows],
             |mut sum, part| {
@@ -390,5 +430,24 @@ mod tests {
                 "{reference} vs {other}"
             );
         }
+    }
+
+    #[test]
+    fn the_fused_pass_equals_forward_and_weight_grad() {
+        let g = Geometry {
+            channels: 3,
+            input: [9, 8],
+            kernel: [3, 3],
+            stride: [2, 2],
+            padding: [1, 1],
+            output: [5, 4],
+        };
+        let (n, co) = (5, 4);
+        let x = values(n * g.image_len(), 6);
+        let w = values(co * g.rows(), 7);
+        let dy = values(n * co * g.positions(), 8);
+        let (y, dw) = forward_and_weight_grad(&g, &x, &dy, n, &w, co);
+        assert_eq!(y, forward(&g, &x, n, &w, co));
+        assert_eq!(dw, weight_grad(&g, &x, &dy, n, co));
     }
 }
