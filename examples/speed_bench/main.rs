@@ -8,7 +8,8 @@
 //!   backward through D copies) plus the overall map, for one image, upsampled to the input;
 //! - decode_ms: one latent vector to an image (what a slider drag costs);
 //! - eval_img_per_s: every anomaly method's map of one image, as `eval` computes them (normal
-//!   statistics fitted over the training batch); vaelens only, PyTorch has no counterpart.
+//!   statistics and feature-knn's memory fitted over the training batch); vaelens only, PyTorch
+//!   has no counterpart.
 //!
 //! Run: `cargo run --example speed_bench -- [--backend cpu|wgpu] [--size 128]
 //! [--channels 1] [--latent 32] [--batch 32] [--json FILE]`. On the CPU, set RAYON_NUM_THREADS
@@ -25,8 +26,11 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use vaelens::backend::{BackendChoice, select};
+use vaelens::data::TrainSet;
 use vaelens::explain::cam::GradCam;
-use vaelens::explain::{AttentionTarget, Explainer, NormalStats, anomaly_methods};
+use vaelens::explain::{
+    AttentionTarget, Explainer, FeatureMemory, MemoryConfig, NormalStats, anomaly_methods,
+};
 use vaelens::model::{ReconLoss, Vae, VaeConfig, init_weights, to_host, vae_loss};
 
 struct Args {
@@ -108,7 +112,7 @@ fn main() -> anyhow::Result<()> {
     let pixels = a.batch * a.channels * a.size * a.size;
     let x: Vec<f32> = (0..pixels).map(|_| rng.random()).collect();
     let input = Tensor::<4>::from_data(
-        TensorData::new(x, [a.batch, a.channels, a.size, a.size]),
+        TensorData::new(x.clone(), [a.batch, a.channels, a.size, a.size]),
         &device,
     );
 
@@ -125,7 +129,19 @@ fn main() -> anyhow::Result<()> {
         let _ = to_host(model.encoder.mu.weight.val().slice([0..1, 0..1]));
     });
 
-    let stats = NormalStats::compute(&model, std::iter::once(input));
+    let mut stats = NormalStats::compute(&model, std::iter::once(input));
+    let batch_set = TrainSet {
+        images: x,
+        n: a.batch,
+        channels: a.channels,
+        size: a.size as u32,
+        skipped: Vec::new(),
+    };
+    stats.memory = Some(FeatureMemory::fit(
+        &batch_set,
+        MemoryConfig::default(),
+        &device,
+    )?);
     let explainer = Explainer::new(model, config.clone(), stats, device);
     let one: Vec<f32> = (0..a.channels * a.size * a.size)
         .map(|_| rng.random())

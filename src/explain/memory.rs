@@ -174,6 +174,7 @@ pub struct FeatureRows {
 }
 
 /// The frozen pretrained stages with the memory's enlarging and pooling.
+#[derive(Clone, Debug)]
 pub struct FeatureExtractor {
     config: MemoryConfig,
     features: Lite0Features,
@@ -185,6 +186,11 @@ impl FeatureExtractor {
             config,
             features: Lite0Config::new(config.stage).init(device)?,
         })
+    }
+
+    /// How this extractor enlarges, pools and which stage it takes.
+    pub fn config(&self) -> MemoryConfig {
+        self.config
     }
 
     /// The feature rows of images `[n, C, S, S]` in [0, 1] (C = 1 or 3).

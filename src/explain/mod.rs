@@ -21,10 +21,13 @@ pub use methods::{
 pub use nearest::{nearest_distances, nearest_distances_chunked};
 pub use stats::NormalStats;
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use burn::prelude::*;
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::model::{Vae, VaeConfig, kl_per_dim, to_host};
+use crate::model::{ModelError, Vae, VaeConfig, kl_per_dim, to_host};
 use crate::tiling::{Stitch, Tiling};
 use cam::CamMethod;
 
@@ -40,6 +43,9 @@ pub struct Explainer {
     pub device: Device,
     /// Set for patch models: how whole images are cut into the model's windows.
     pub tiling: Option<Tiling>,
+    /// feature-knn's pretrained stages, built on first use: building them parses the bundled
+    /// weights, which per test image cost more than the features themselves (docs/speed.md).
+    extractor: OnceLock<FeatureExtractor>,
 }
 
 impl Explainer {
@@ -53,12 +59,31 @@ impl Explainer {
             stats,
             device,
             tiling: None,
+            extractor: OnceLock::new(),
         }
     }
 
     /// The same explainer for a patch model that sees images through `tiling`.
     pub fn with_tiling(self, tiling: Option<Tiling>) -> Self {
         Self { tiling, ..self }
+    }
+
+    /// feature-knn's extractor for a memory made with `config`: the one kept by this explainer,
+    /// or (for a config other than the first one asked for) a new one.
+    pub fn feature_extractor(
+        &self,
+        config: MemoryConfig,
+    ) -> Result<Cow<'_, FeatureExtractor>, ModelError> {
+        if self.extractor.get().is_none() {
+            // A race with another thread only builds one extractor too many.
+            let _ = self
+                .extractor
+                .set(FeatureExtractor::new(config, &self.device)?);
+        }
+        match self.extractor.get() {
+            Some(kept) if kept.config() == config => Ok(Cow::Borrowed(kept)),
+            _ => Ok(Cow::Owned(FeatureExtractor::new(config, &self.device)?)),
+        }
     }
 
     /// The side whole images are resized to: the model's input, or a patch model's image size.

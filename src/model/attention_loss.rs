@@ -8,11 +8,12 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::activation::relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use serde::{Deserialize, Serialize};
 
+use super::leaky_relu::leaky_relu;
 use super::vae::SLOPE;
 use super::{Encoder, ModelError};
 
@@ -55,7 +56,7 @@ pub fn forward_mode_alpha(
         .reshape([n * k, k, h, w]);
     let mut x = a;
     for conv in &encoder.convs[stage + 1..] {
-        let pre = conv.forward(x);
+        let pre = super::conv_gemm::conv2d(conv, x);
         let slopes = leaky_slopes(pre.clone());
         x = leaky_relu(pre, SLOPE);
         let options = ConvOptions::new_with_padding(

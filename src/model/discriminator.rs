@@ -5,10 +5,11 @@
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, log_softmax};
+use burn::tensor::activation::log_softmax;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 
+use super::leaky_relu::leaky_relu;
 use super::vae::{linear, put};
 use super::{ModelError, NamedTensors};
 

@@ -2,9 +2,11 @@
 
 pub mod attention_loss;
 mod config;
+pub mod conv_gemm;
 pub mod discriminator;
 mod error;
 mod init;
+pub mod leaky_relu;
 mod loss;
 pub mod pretrained;
 mod vae;

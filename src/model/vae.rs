@@ -5,8 +5,10 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 
+use super::conv_gemm::{conv_transpose2d, conv2d};
+use super::leaky_relu::leaky_relu;
 use super::pretrained::{Lite0Config, Lite0Features, Lite0Stage};
 use super::weights::{check_complete, decoder_widths};
 use super::{ModelError, NamedTensor, NamedTensors, VaeConfig};
@@ -71,7 +73,7 @@ impl Encoder {
         }
         self.convs[..=k - frozen.len()]
             .iter()
-            .fold(x, |x, conv| leaky_relu(conv.forward(x), SLOPE))
+            .fold(x, |x, conv| leaky_relu(conv2d(conv, x), SLOPE))
     }
 
     /// The outputs of every stage, first to last, from one pass.
@@ -82,7 +84,7 @@ impl Encoder {
         };
         let mut x = outputs.last().cloned().unwrap_or(input);
         for conv in &self.convs {
-            x = leaky_relu(conv.forward(x), SLOPE);
+            x = leaky_relu(conv2d(conv, x), SLOPE);
             outputs.push(x.clone());
         }
         outputs
@@ -100,7 +102,7 @@ impl Encoder {
         };
         let x = self.convs[next_conv..]
             .iter()
-            .fold(x, |x, conv| leaky_relu(conv.forward(x), SLOPE));
+            .fold(x, |x, conv| leaky_relu(conv2d(conv, x), SLOPE));
         let hidden = leaky_relu(self.fc.forward(x.flatten::<2>(1, 3)), SLOPE);
         EncoderOutput {
             mu: self.mu.forward(hidden.clone()),
@@ -134,7 +136,7 @@ impl Decoder {
             flat.reshape([batch, self.last_channels, self.last_side, self.last_side]);
         let last = self.deconvs.len() - 1;
         for (n, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(x);
+            x = conv_transpose2d(deconv, x);
             if n != last {
                 x = leaky_relu(x, SLOPE);
             }

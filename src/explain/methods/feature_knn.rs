@@ -6,7 +6,7 @@
 use burn::prelude::*;
 
 use super::{AnomalyMap, AnomalyMethod, MethodId, map_max};
-use crate::explain::{Explainer, FeatureExtractor, nearest_distances};
+use crate::explain::{Explainer, nearest_distances};
 use crate::map::{FloatMap, resize_bilinear};
 
 /// Smoothing of the distance map, in pixels of the enlarged image the features were taken on.
@@ -45,7 +45,7 @@ impl AnomalyMethod for FeatureKnn {
         let Some(memory) = &explainer.stats.memory else {
             return flat();
         };
-        let extractor = match FeatureExtractor::new(memory.config, &explainer.device) {
+        let extractor = match explainer.feature_extractor(memory.config) {
             Ok(extractor) => extractor,
             Err(e) => {
                 tracing::warn!("feature-knn has no features: {e}");
