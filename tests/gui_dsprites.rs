@@ -69,7 +69,7 @@ fn dsprites_trains_explains_and_scores_in_the_explorer() {
             && app.shared.model.is_some()
     });
     let panel = &harness.state().dsprites_training;
-    // Steps 1, 2 (a checkpoint) and 4 (the last) always reach the window; step 3 when 50 ms
+    // Steps 1, 2 (a checkpoint) and 4 (the last) always reach the window; step 3 when 250 ms
     // have passed.
     assert_eq!(panel.curve.last().map(|t| t.step), Some(4));
     assert!(panel.curve.len() >= 3, "{} steps shown", panel.curve.len());

@@ -8,15 +8,77 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Worker, notify};
+use crate::backend::Backend;
 use crate::data::dsprites::{GALLERY_NAME, GALLERY_ROOT, IMAGE_SIDE, gallery, gallery_path};
 use crate::data::{Category, LayoutKind};
+use crate::engine::control::TrainingControl;
 use crate::engine::messages::{Command, DspritesTrainRequest, Event, TrainingStatus};
 use crate::engine::training::TrainingHandle;
 use crate::eval::dsprites::{DspritesEvalConfig, DspritesReport, evaluate_dsprites};
 use crate::train::dsprites::{DspritesResume, DspritesRun, DspritesTrainConfig, train_dsprites};
 
-/// Least time between two step events sent to the window.
-const STEP_EVENT_INTERVAL: Duration = Duration::from_millis(50);
+/// Least time between two progress events sent to the window: each one redraws it, which costs
+/// tens of milliseconds where it draws in software.
+const EVENT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Lets an event through at most every `EVENT_INTERVAL`, and always when forced.
+#[derive(Default)]
+struct Throttle(Option<Instant>);
+
+impl Throttle {
+    fn due(&mut self, force: bool) -> bool {
+        let due = force || self.0.is_none_or(|t| t.elapsed() >= EVENT_INTERVAL);
+        if due {
+            self.0 = Some(Instant::now());
+        }
+        due
+    }
+}
+
+/// Trains (or continues) the run `request` asks for under `control`, reporting warnings and
+/// steps through `send` (every checkpoint and the last step always, others throttled); returns
+/// the run's record and whether it was stopped.
+fn train_in_thread(
+    request: DspritesTrainRequest,
+    backend: &Backend,
+    control: &TrainingControl,
+    send: &mut dyn FnMut(Event),
+) -> Result<(DspritesRun, bool), String> {
+    let DspritesTrainRequest {
+        mut config,
+        run_dir,
+        resume,
+    } = request;
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())?;
+    let resume = if resume {
+        let saved = DspritesResume::load(&run_dir, &backend.device).map_err(|e| e.to_string())?;
+        for warning in saved.warnings() {
+            send(Event::Info(warning.clone()));
+        }
+        // A continued run keeps its own settings; only the budget comes from the window.
+        config = DspritesTrainConfig {
+            steps: config.steps,
+            ..saved.config().clone()
+        };
+        Some(saved)
+    } else {
+        None
+    };
+    let mut throttle = Throttle::default();
+    let cancel = control.cancel_flag();
+    let (_, run) = train_dsprites(&config, &run_dir, resume, backend, cancel, &mut |report| {
+        if throttle.due(report.checkpoint || report.terms.step == report.steps) {
+            send(Event::DspritesStep(report.clone()));
+        }
+        // Pause holds the loop here, after the step.
+        while control.is_paused() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((run, control.is_cancelled()))
+}
 
 /// A disentanglement evaluation under way.
 pub(super) struct Disentangling {
@@ -61,55 +123,16 @@ impl Worker {
         let trainer = std::thread::Builder::new()
             .name("vaelens-train-dsprites".into())
             .spawn(move || {
-                let DspritesTrainRequest {
-                    mut config,
-                    run_dir,
-                    resume,
-                } = request;
+                let run_dir = request.run_dir.clone();
                 notify(&events, &waker, Event::Training(TrainingStatus::Running));
-                let resume = resume
-                    .then(|| DspritesResume::load(&run_dir, &backend.device))
-                    .transpose()
-                    .map_err(|e| e.to_string());
-                if let Ok(Some(saved)) = &resume {
-                    for warning in saved.warnings() {
-                        notify(&events, &waker, Event::Info(warning.clone()));
+                let result = train_in_thread(request, &backend, &thread_control, &mut |event| {
+                    if let Event::DspritesStep(report) = &event
+                        && report.checkpoint
+                    {
+                        let _ = loopback.send(Command::CheckpointWritten(run_dir.clone()));
                     }
-                    config = DspritesTrainConfig {
-                        steps: config.steps,
-                        ..saved.config().clone()
-                    };
-                }
-                let result = resume
-                    .and_then(|resume| {
-                        std::fs::create_dir_all(&run_dir)
-                            .map_err(|e| crate::fsx::with_path(e, &run_dir).to_string())
-                            .map(|()| resume)
-                    })
-                    .and_then(|resume| {
-                        let cancel = thread_control.cancel_flag();
-                        let mut last_sent: Option<Instant> = None;
-                        train_dsprites(&config, &run_dir, resume, &backend, cancel, &mut |report| {
-                            // A fast device takes hundreds of steps a second: the window gets
-                            // one every STEP_EVENT_INTERVAL, and every checkpoint and the last.
-                            let due = last_sent.is_none_or(|t| t.elapsed() >= STEP_EVENT_INTERVAL)
-                                || report.checkpoint
-                                || report.terms.step == report.steps;
-                            if due {
-                                last_sent = Some(Instant::now());
-                                notify(&events, &waker, Event::DspritesStep(report.clone()));
-                            }
-                            if report.checkpoint {
-                                let _ = loopback.send(Command::CheckpointWritten(run_dir.clone()));
-                            }
-                            // Pause holds the loop here, after the step.
-                            while thread_control.is_paused() {
-                                std::thread::sleep(Duration::from_millis(20));
-                            }
-                        })
-                        .map(|(_, run)| (run, thread_control.is_cancelled()))
-                        .map_err(|e| e.to_string())
-                    });
+                    notify(&events, &waker, event);
+                });
                 let _ = loopback.send(Command::DspritesTrainingEnded(run_dir, result));
             })
             .expect("the OS can start a thread");
@@ -193,12 +216,12 @@ impl Worker {
                     .build(&device)
                     .map_err(|e| e.to_string())
                     .map(|model| {
+                        let mut throttle = Throttle::default();
                         evaluate_dsprites(&model, &device, &config, &mut |done, total| {
-                            notify(
-                                &events,
-                                &waker,
-                                Event::DisentanglementProgress { done, total },
-                            );
+                            if throttle.due(done == 0 || done == total) {
+                                let progress = Event::DisentanglementProgress { done, total };
+                                notify(&events, &waker, progress);
+                            }
                             !cancel.load(Ordering::Relaxed)
                         })
                     });
