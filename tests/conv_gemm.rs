@@ -3,12 +3,13 @@
 //! of 3 and 4 and odd sides; and against finite differences on one small case.
 
 use burn::module::Param;
+use burn::nn::Linear;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use vaelens::model::conv_gemm::{conv_transpose2d, conv2d};
+use vaelens::model::conv_gemm::{conv_transpose2d, conv2d, linear};
 use vaelens::model::to_host;
 
 fn device() -> Device {
@@ -267,5 +268,54 @@ fn gradients_match_finite_differences() {
             "weight [{i}]: {numeric} vs {}",
             dw[i]
         );
+    }
+}
+
+/// A linear layer on one row (what decoding one latent does) goes through the product whose
+/// columns are split over the threads: its output and the gradients of input, weight and bias
+/// equal burn's.
+#[test]
+fn one_row_linear_and_its_gradients_equal_burns() {
+    let mut rng = StdRng::seed_from_u64(4);
+    for (inputs, outputs) in [(5, 9), (32, 300), (7, 1)] {
+        let layer = Linear {
+            weight: Param::from_tensor(random([inputs, outputs], &mut rng)),
+            bias: Some(Param::from_tensor(random([outputs], &mut rng))),
+        };
+        let x = random([1, inputs], &mut rng);
+        let r = random([1, outputs], &mut rng);
+        let run = |forward: &dyn Fn(Tensor<2>) -> Tensor<2>| {
+            let x = x.clone().require_grad();
+            let y = forward(x.clone());
+            let grads = (y.clone() * r.clone()).sum().backward();
+            [
+                to_host(y),
+                to_host(x.grad(&grads).expect("an input gradient")),
+                to_host(layer.weight.val().grad(&grads).expect("a weight gradient")),
+                to_host(
+                    layer
+                        .bias
+                        .as_ref()
+                        .unwrap()
+                        .val()
+                        .grad(&grads)
+                        .expect("a bias gradient"),
+                ),
+            ]
+        };
+        let ours = run(&|x| linear(&layer, x));
+        let theirs = run(&|x| layer.forward(x));
+        for (what, (a, b)) in ["output", "input grad", "weight grad", "bias grad"]
+            .iter()
+            .zip(ours.iter().zip(&theirs))
+        {
+            assert_eq!(a.len(), b.len(), "{what} of {inputs} x {outputs}");
+            for (a, b) in a.iter().zip(b) {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{what} of {inputs} x {outputs}: {a} vs burn's {b}"
+                );
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::conv_gemm::{conv_transpose2d, conv2d};
+use super::conv_gemm::{self, conv_transpose2d, conv2d};
 use super::leaky_relu::leaky_relu;
 use super::pretrained::{Lite0Config, Lite0Features, Lite0Stage};
 use super::weights::{check_complete, decoder_widths};
@@ -103,7 +103,7 @@ impl Encoder {
         let x = self.convs[next_conv..]
             .iter()
             .fold(x, |x, conv| leaky_relu(conv2d(conv, x), SLOPE));
-        let hidden = leaky_relu(self.fc.forward(x.flatten::<2>(1, 3)), SLOPE);
+        let hidden = leaky_relu(conv_gemm::linear(&self.fc, x.flatten::<2>(1, 3)), SLOPE);
         EncoderOutput {
             mu: self.mu.forward(hidden.clone()),
             logvar: self.logvar.forward(hidden),
@@ -130,8 +130,8 @@ impl Decoder {
     /// The decoder's output before the final sigmoid, for numerically stable BCE.
     pub fn forward_logits(&self, z: Tensor<2>) -> Tensor<4> {
         let [batch, _] = z.dims();
-        let hidden = leaky_relu(self.fc.forward(z), SLOPE);
-        let flat = leaky_relu(self.proj.forward(hidden), SLOPE);
+        let hidden = leaky_relu(conv_gemm::linear(&self.fc, z), SLOPE);
+        let flat = leaky_relu(conv_gemm::linear(&self.proj, hidden), SLOPE);
         let mut x: Tensor<4> =
             flat.reshape([batch, self.last_channels, self.last_side, self.last_side]);
         let last = self.deconvs.len() - 1;

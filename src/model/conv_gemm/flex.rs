@@ -7,6 +7,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::TensorData;
@@ -31,6 +32,10 @@ pub trait GemmConvBackend: Backend {
         weight: FloatTensor<Self>,
         g: Geometry,
     ) -> FloatTensor<Self>;
+
+    /// `x` (`[m, k]`, fewer rows than threads) times `weight` (`[k, n]`): a linear layer
+    /// without bias.
+    fn few_rows_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The values of an f32 flex tensor, row-major (copied only where it is not contiguous).
@@ -100,6 +105,14 @@ fn conv_forward_and_weight_grad(
     )
 }
 
+fn few_rows(x: &FlexTensor, weight: &FlexTensor) -> FlexTensor {
+    let ([m, _], [_, n]) = (x.shape().dims(), weight.shape().dims());
+    let y = with_values(x, |x| {
+        with_values(weight, |w| kernels::few_rows_product(x, m, w, n))
+    });
+    FlexTensor::from_data(TensorData::new(y, [m, n]))
+}
+
 impl GemmConvBackend for Flex {
     fn gemm_conv2d(x: FlexTensor, weight: FlexTensor, g: Geometry) -> FlexTensor {
         conv_forward(&x, &weight, &g)
@@ -107,6 +120,37 @@ impl GemmConvBackend for Flex {
 
     fn gemm_conv_transpose2d(x: FlexTensor, weight: FlexTensor, g: Geometry) -> FlexTensor {
         conv_input_grad(&x, &weight, &g)
+    }
+
+    fn few_rows_matmul(x: FlexTensor, weight: FlexTensor) -> FlexTensor {
+        few_rows(&x, &weight)
+    }
+}
+
+/// Backward of `few_rows_matmul`: dx = dy wᵀ and dw = xᵀ dy, by flex's own products.
+#[derive(Debug)]
+struct FewRowsBackward;
+
+impl Backward<Flex, 2> for FewRowsBackward {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let x: FlexTensor = checkpointer.retrieve_node_output(ops.state.0);
+        let weight: FlexTensor = checkpointer.retrieve_node_output(ops.state.1);
+        if let Some(node) = node_x {
+            let dx = Flex::float_matmul(dy.clone(), Flex::float_transpose(weight));
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(node.id, Flex::float_matmul(Flex::float_transpose(x), dy));
+        }
     }
 }
 
@@ -170,6 +214,20 @@ impl Backward<Flex, 2> for ConvTranspose2dBackward {
 }
 
 impl<C: CheckpointStrategy> GemmConvBackend for Autodiff<Flex, C> {
+    fn few_rows_matmul(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        match FewRowsBackward
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                prep.finish(state, few_rows(x.primitive(), weight.primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(few_rows(x.primitive(), weight.primitive())),
+        }
+    }
+
     fn gemm_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -210,6 +210,40 @@ fn product_parallelism(images: usize) -> Parallelism {
     }
 }
 
+/// `x` (`[m, k]`) times `w` (`[k, n]`) for fewer rows `m` than threads, `[m, n]`: the columns
+/// split over the threads. With one row the product only streams `w` through memory, which
+/// one thread (all a threaded GEMM uses for a matrix-vector product) reads at about half the
+/// bandwidth that two do (docs/speed.md).
+pub fn few_rows_product(x: &[f32], m: usize, w: &[f32], n: usize) -> Vec<f32> {
+    let k = x.len() / m.max(1);
+    let part = n.div_ceil(rayon::current_num_threads()).max(1);
+    let x = Mat::row_major(x, m, k);
+    let parts: Vec<Vec<f32>> = (0..n.div_ceil(part))
+        .into_par_iter()
+        .map(|index| {
+            let cols = part.min(n - index * part);
+            let w = Mat {
+                data: &w[index * part..],
+                rows: k,
+                cols,
+                row_stride: n,
+                col_stride: 1,
+            };
+            let mut y = vec![0.0; m * cols];
+            matmul(&mut y, x, w, false, Parallelism::None);
+            y
+        })
+        .collect();
+    let mut y = vec![0.0; m * n];
+    for (index, values) in parts.iter().enumerate() {
+        let cols = values.len() / m.max(1);
+        for (row, part_row) in y.chunks_exact_mut(n).zip(values.chunks_exact(cols)) {
+            row[index * part..][..cols].copy_from_slice(part_row);
+        }
+    }
+    y
+}
+
 /// The convolution of `n` images `x` (`[n, g.channels, input]`) with `weight` (`[out_channels,
 /// g.channels, kernel]`): `[n, out_channels, output]`.
 pub fn forward(g: &Geometry, x: &[f32], n: usize, weight: &[f32], out_channels: usize) -> Vec<f32> {
@@ -429,6 +463,21 @@ mod tests {
                 (reference - other).abs() < 1e-3 * (1.0 + reference.abs()),
                 "{reference} vs {other}"
             );
+        }
+    }
+
+    #[test]
+    fn few_rows_product_matches_the_definition() {
+        for (m, k, n) in [(1, 5, 7), (1, 3, 1), (2, 4, 9), (3, 6, 2)] {
+            let (x, w) = (values(m * k, 9), values(k * n, 10));
+            let y = few_rows_product(&x, m, &w, n);
+            for (r, c) in (0..m).flat_map(|r| (0..n).map(move |c| (r, c))) {
+                let expected: f32 = (0..k).map(|i| x[r * k + i] * w[i * n + c]).sum();
+                assert!(
+                    (y[r * n + c] - expected).abs() < 1e-5,
+                    "{m}x{k}x{n} at {r},{c}"
+                );
+            }
         }
     }
 

@@ -10,6 +10,7 @@ mod kernels;
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::module::Param;
+use burn::nn::Linear;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
@@ -85,8 +86,27 @@ pub fn conv_transpose2d(deconv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     with_bias(Tensor::from_dispatch(y), &deconv.bias)
 }
 
+/// `linear.forward(x)`, for fewer rows than threads through a product whose columns are
+/// split over the threads on flex (a one-row product with a large layer is bound by memory
+/// bandwidth, which one thread does not use fully).
+pub fn linear(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let [rows, _] = x.dims();
+    if !on_flex(&x) || rows >= rayon::current_num_threads() {
+        return linear.forward(x);
+    }
+    let y = <Dispatch as GemmConvBackend>::few_rows_matmul(
+        x.into_dispatch(),
+        linear.weight.val().into_dispatch(),
+    );
+    let y = Tensor::from_dispatch(y);
+    match &linear.bias {
+        Some(bias) => y + bias.val().unsqueeze::<2>(),
+        None => y,
+    }
+}
+
 /// Whether `x` is an f32 tensor on flex (with or without autodiff).
-fn on_flex(x: &Tensor<4>) -> bool {
+fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     let device = x.device().without_autodiff();
     matches!(device.as_dispatch(), DispatchDevice::Flex(_)) && x.dtype() == DType::F32
 }
