@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use vaelens::backend::{BackendChoice, select};
@@ -32,6 +32,7 @@ use vaelens::explain::{
     AttentionTarget, Explainer, FeatureMemory, MemoryConfig, NormalStats, anomaly_methods,
 };
 use vaelens::model::{ReconLoss, Vae, VaeConfig, init_weights, to_host, vae_loss};
+use vaelens::train::adam::adam;
 
 struct Args {
     backend: BackendChoice,
@@ -107,7 +108,7 @@ fn main() -> anyhow::Result<()> {
         ..VaeConfig::reference(a.channels)
     };
     let mut model = Vae::from_tensors(&config, &init_weights(&config, 0), &device)?;
-    let mut optimizer = AdamConfig::new().init();
+    let mut optimizer = adam(0.9, 0.999);
     let mut rng = StdRng::seed_from_u64(0);
     let pixels = a.batch * a.channels * a.size * a.size;
     let x: Vec<f32> = (0..pixels).map(|_| rng.random()).collect();

@@ -1,6 +1,7 @@
 //! The training loop: events out, cancellable, atomic checkpoints, resume, NaN guard, and
 //! deterministic for a seed on the CPU backend.
 
+pub mod adam;
 mod config;
 pub mod dsprites;
 mod events;

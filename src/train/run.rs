@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+
+use super::adam::adam;
 use burn::prelude::*;
 use crossbeam_channel::Sender;
 
@@ -136,7 +138,7 @@ pub fn train<E: From<TrainError>>(
     state.data_dir = data_dir;
     let mut model =
         Vae::from_tensors(&model_config, &tensors, &device).map_err(TrainError::from)?;
-    let mut optimizer = AdamConfig::new().init();
+    let mut optimizer = adam(0.9, 0.999);
     // Adam's moments continue where the run left them when its state was saved with these weights.
     if resuming
         && state.param_ids.len() == param_ids(&model).len()
@@ -151,7 +153,7 @@ pub fn train<E: From<TrainError>>(
             Ok(loaded) => optimizer = loaded,
             Err(why) => {
                 let _ = events.send(TrainEvent::Warning(format!("Adam's state restarts: {why}")));
-                optimizer = AdamConfig::new().init();
+                optimizer = adam(0.9, 0.999);
             }
         }
     }

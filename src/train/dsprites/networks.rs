@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
+
+use crate::train::adam::adam;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,12 +81,12 @@ pub(super) struct Networks {
 
 /// The VAE's Adam: betas 0.9, 0.999.
 fn vae_adam() -> ModuleOptimizer {
-    AdamConfig::new().init()
+    adam(0.9, 0.999)
 }
 
 /// The discriminator's Adam with Kim & Mnih's betas 0.5, 0.9.
 fn discriminator_adam() -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(0.5).with_beta_2(0.9).init()
+    adam(0.5, 0.9)
 }
 
 impl Networks {
