@@ -82,6 +82,11 @@ impl FusedAdamBackend for Flex {
             values.par_chunks(CHUNK)
         }
         let len = shape.num_elements();
+        let lengths = [&param, &grad, &moment_1, &moment_2].map(|t| t.shape().num_elements());
+        assert!(
+            lengths.iter().all(|&l| l == len),
+            "Adam's tensors differ in size: {lengths:?}"
+        );
         let mut outputs = [(); 3].map(|_| Vec::<f32>::with_capacity(len));
         let [p_out, m_out, v_out] = outputs.each_mut().map(|out| out.spare_capacity_mut());
         p_out
@@ -104,7 +109,7 @@ impl FusedAdamBackend for Flex {
                 }
             });
         let [p, m, v] = outputs.map(|mut out| {
-            // SAFETY: the loop above wrote every one of the `len` values.
+            // SAFETY: the loop above wrote every one of the `len` values (all inputs have `len`).
             unsafe { out.set_len(len) };
             FlexTensor::from_data(TensorData::new(out, shape.clone()))
         });
