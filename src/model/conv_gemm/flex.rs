@@ -1,5 +1,5 @@
-//! The GEMM convolutions as a burn backend extension: the forward products on flex, and their
-//! gradients registered with burn's autodiff for flex.
+//! The GEMM convolutions and the few-rows linear product as a burn backend extension: the
+//! forward products on flex, and their gradients registered with burn's autodiff for flex.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -2,8 +2,10 @@
 //! all three passes (output, input gradient, weight gradient), and its transposed convolutions
 //! as the same products in the other direction. flex computes a convolution's weight gradient
 //! as a dilated convolution whose unfolding does not vectorise, and its transposed convolution
-//! by scattering (docs/speed.md). Other devices, and convolutions with groups, dilation or
-//! uneven padding, go through burn's own operations unchanged.
+//! by scattering (docs/speed.md). Also the linear layers on fewer rows than threads (decoding
+//! one latent), as a product whose columns are split over the threads. Other devices, and
+//! convolutions with groups, dilation or uneven padding, go through burn's own operations
+//! unchanged.
 
 mod flex;
 mod kernels;
